@@ -1,0 +1,225 @@
+"""HLS backend: a scheduled Graph -> a self-contained Vitis HLS project (firmware, testbench, TCL, ap_types)."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+
+import jinja2
+import numpy as np
+
+from ...errors import ModelError, UnsupportedOp
+from ...ir.graph import Graph, Node
+from ...ir.types import AP_QUANT_MODE, FixedType
+from ...codes import write_codes
+from ..common import Namer, render
+
+TEMPLATES = os.path.join(os.path.dirname(__file__), "..", "..", "templates", "hls")
+MAX_PORT_BITS = 64  # the testbench moves codes as 64-bit integers
+
+
+def ap_types_dir() -> str:
+    """The ap_types headers that the installed hls4ml package ships (Apache-2.0), found without importing it."""
+    spec = importlib.util.find_spec("hls4ml")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("hls4ml is not installed: its ap_types headers are needed for HLS projects (make setup)")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "templates", "vivado", "ap_types")
+    if not os.path.isfile(os.path.join(path, "ap_fixed.h")):
+        raise ModelError(f"ap_types headers not found in {path}")
+    return path
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.abspath(TEMPLATES)), autoescape=False,
+                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+
+
+def _literal(code: int, t: FixedType) -> str:
+    """An exact C++ literal for a code of type t (a decimal that parses to exactly code * 2**-frac)."""
+    if t.frac <= 0:
+        return str(int(code) << -t.frac)
+    value = int(code) / (1 << t.frac) if t.width <= 53 else None
+    if value is None or value * (1 << t.frac) != int(code):
+        raise ModelError(f"constant of type {t} is too wide for an exact literal")
+    text = repr(value)
+    return text if ("e" not in text) else f"{value:.{t.frac + 2}f}".rstrip("0")
+
+
+def _rows(codes, t: FixedType, per_row: int = 8) -> list[str]:
+    lits = [_literal(int(c), t) for c in np.ravel(codes)]
+    return [", ".join(lits[i:i + per_row]) for i in range(0, len(lits), per_row)]
+
+
+def _label(text: str) -> str:
+    """A model name made safe to print inside a C++ comment or a Markdown table."""
+    return "".join(c if c.isprintable() and c not in "|*/\\`" else "_" for c in str(text))[:80]
+
+
+def _explicit_quantizer(g: Graph, node: Node) -> bool:
+    out_t = g.tensor(node.output).type
+    natural = (out_t.min_int, out_t.max_int) == (node.attrs["lo"], node.attrs["hi"])
+    return AP_QUANT_MODE[node.attrs["rounding"]] is None or (out_t.overflow != "WRAP" and not natural)
+
+
+def _rounding_intermediate(in_t: FixedType, out_t: FixedType, rounding: str) -> FixedType:
+    """Out's fractional bits and integer room for any value of in_t rounded up by one step."""
+    integer = max(in_t.integer + (0 if in_t.signed else 1), out_t.integer) + 2
+    mode = rounding if AP_QUANT_MODE[rounding] else "FLOOR"
+    return FixedType(integer + out_t.frac, integer, True, mode, "WRAP")
+
+
+def emit(g: Graph, sched, board, out_dir: str, version: str, out_name: str = "OUT") -> dict:
+    """Write the HLS project into out_dir; returns facts for the report."""
+    names = Namer(reserved={"x", "y", "input_t", "result_t", "N_INPUT", "N_OUTPUT"})
+    top = names(g.name or "model", "top")
+    env = _env()
+    hw_in, outputs = g.hw_inputs(), g.outputs
+    if len(hw_in) != 1 or len(outputs) != 1:
+        raise UnsupportedOp(f"the HLS backend needs one input and one output; the model has {len(hw_in)} and "
+                            f"{len(outputs)}")
+    for t in (hw_in[0], outputs[0]):
+        if g.tensor(t).type.width > MAX_PORT_BITS:
+            raise UnsupportedOp(f"port tensor {t!r} is {g.tensor(t).type.width} bits wide; at most {MAX_PORT_BITS}")
+
+    tensor_types, buffers, steps, weight_headers, explicit = [], [], [], [], []
+    var = {hw_in[0]: "x", outputs[0]: "y"}
+
+    def typename(tensor: str) -> str:
+        return names(f"{tensor}_t", "type")
+
+    def declare_type(tensor: str, ctype: str, comment: str = "") -> None:
+        tensor_types.append({"typename": typename(tensor), "ctype": ctype, "comment": comment})
+
+    declare_type(hw_in[0], g.tensor(hw_in[0]).type.ap_type(with_modes=False), "design input")
+    for node in g.compute_nodes():
+        out = node.output
+        out_t = g.tensor(out).type
+        label = _label(node.name)
+        if out not in var:
+            var[out] = names(out, "var")
+            buffers.append({"typename": typename(out), "name": var[out], "size": g.tensor(out).size})
+        if node.op == "Quantize" and not _explicit_quantizer(g, node):
+            declare_type(out, out_t.ap_type(), str(out_t))
+        else:
+            declare_type(out, out_t.ap_type(with_modes=False), str(out_t))
+        args = [var[t] if t in var else None for t in node.inputs]
+        size = g.tensor(out).size
+        step = {"label": label, "op": node.op, "reuse": None, "out_type": str(out_t)}
+        if node.op == "Dense":
+            x_t = g.tensor(node.inputs[0])
+            k, m = g.tensor(node.inputs[1]).shape
+            outer = x_t.size // k
+            w_name = names(f"{node.name}_w", "const")
+            consts = [(w_name, node.inputs[1])]
+            if len(node.inputs) > 2:
+                b_name = names(f"{node.name}_b", "const")
+                consts.append((b_name, node.inputs[2]))
+            else:
+                b_name = names(f"{node.name}_zero_bias", "const")
+            for cname, tname in consts:
+                ct = g.tensor(tname)
+                declare_type(tname, ct.type.ap_type(with_modes=False), f"{cname} {ct.type}")
+                header = f"{cname}.h"
+                render(env, "firmware/weights.h.j2", os.path.join(out_dir, "firmware", "weights", header),
+                       label=label, guard=f"EDGECC_{cname.upper()}", typename=typename(tname), name=cname,
+                       size=ct.size, rows=_rows(ct.data, ct.type), type=str(ct.type))
+                weight_headers.append(header)
+            if len(node.inputs) <= 2:  # no bias in the model: a zero that synthesis removes
+                zero_t = f"{b_name}_t"
+                tensor_types.append({"typename": zero_t, "ctype": "ap_uint<1>", "comment": "no bias"})
+                header = f"{b_name}.h"
+                render(env, "firmware/weights.h.j2", os.path.join(out_dir, "firmware", "weights", header),
+                       label=label, guard=f"EDGECC_{b_name.upper()}", typename=zero_t, name=b_name, size=m,
+                       rows=_rows(np.zeros(m, dtype=np.int64), FixedType(1, 1, False)), type="ufixed<1,1>")
+                weight_headers.append(header)
+                b_type = zero_t
+            else:
+                b_type = typename(node.inputs[2])
+            acc_name = names(f"{node.name}_acc_t", "type")
+            acc_t = node.attrs["accumulator_type"]
+            tensor_types.append({"typename": acc_name, "ctype": acc_t.ap_type(with_modes=False),
+                                 "comment": f"accumulator of {label}"})
+            reuse = int(node.attrs.get("reuse_factor", 1))
+            relu = "true" if node.attrs.get("activation") == "relu" else "false"
+            step["reuse"] = reuse
+            step["call"] = (f"edgecc::dense<{typename(node.inputs[0])}, {typename(node.inputs[1])}, {b_type}, "
+                            f"{acc_name}, {typename(out)}, {outer}, {k}, {m}, {reuse}, {relu}>"
+                            f"({args[0]}, {var[out]}, {w_name}, {b_name});")
+        elif node.op == "Relu":
+            step["call"] = f"edgecc::relu<{typename(node.inputs[0])}, {typename(out)}, {size}>({args[0]}, {var[out]});"
+        elif node.op == "Reshape":
+            step["call"] = f"edgecc::copy<{typename(node.inputs[0])}, {typename(out)}, {size}>({args[0]}, {var[out]});"
+        elif node.op == "Add":
+            operands = []
+            for t in node.inputs:
+                if t in var:
+                    operands.append(var[t])
+                    continue
+                ct = g.tensor(t)
+                cname = names(f"{node.name}_c", "const")
+                declare_type(t, ct.type.ap_type(with_modes=False), f"{cname} {ct.type}")
+                header = f"{cname}.h"
+                render(env, "firmware/weights.h.j2", os.path.join(out_dir, "firmware", "weights", header),
+                       label=label, guard=f"EDGECC_{cname.upper()}", typename=typename(t), name=cname,
+                       size=ct.size, rows=_rows(ct.data, ct.type), type=str(ct.type))
+                weight_headers.append(header)
+                operands.append(cname)
+            step["call"] = (f"edgecc::add<{typename(node.inputs[0])}, {typename(node.inputs[1])}, {typename(out)}, "
+                            f"{size}>({operands[0]}, {operands[1]}, {var[out]});")
+        elif node.op == "Quantize":
+            in_type = typename(node.inputs[0])
+            if not _explicit_quantizer(g, node):
+                step["call"] = f"edgecc::quantize_cast<{in_type}, {typename(out)}, {size}>({args[0]}, {var[out]});"
+            else:
+                rounding = node.attrs["rounding"]
+                r_t = _rounding_intermediate(g.tensor(node.inputs[0]).type, out_t, rounding)
+                r_name = names(f"{node.name}_round_t", "type")
+                explicit.append({"rtype": r_t.ap_type(), "rtypename": r_name, "label": label})
+                mode = {"CEIL": "edgecc::ROUND_CEIL", "UP": "edgecc::ROUND_UP"}.get(rounding, "edgecc::ROUND_AP")
+                saturate = "false" if out_t.overflow == "WRAP" else "true"
+                lo, hi = int(node.attrs["lo"]), int(node.attrs["hi"])
+                step["call"] = (f"edgecc::quantize_explicit<{in_type}, {r_name}, {typename(out)}, {mode}, "
+                                f"{saturate}, {size}>({args[0]}, {var[out]}, "
+                                f"edgecc::from_code<{r_name}>({lo}LL), edgecc::from_code<{r_name}>({hi}LL));")
+        else:
+            raise UnsupportedOp(f"the HLS backend cannot emit op {node.op}", node.name)
+        steps.append(step)
+
+    in_t, out_t = g.tensor(hw_in[0]).type, g.tensor(outputs[0]).type
+    common = {"top": top, "version": version, "source": _label(g.meta.get("source", g.name)),
+              "guard": f"EDGECC_{top.upper()}", "latency_cycles": sched.latency_cycles,
+              "ii_cycles": sched.ii_cycles, "clock_ns": f"{sched.clock_ns:g}"}
+    fw = os.path.join(out_dir, "firmware")
+    render(env, "firmware/parameters.h.j2", os.path.join(fw, "parameters.h"), **common, tensors=tensor_types,
+           explicit_quantizers=explicit, n_input=g.tensor(hw_in[0]).size, n_output=g.tensor(outputs[0]).size,
+           input_type=typename(hw_in[0]), output_type=typename(outputs[0]))
+    render(env, "firmware/top.h.j2", os.path.join(fw, f"{top}.h"), **common)
+    render(env, "firmware/top.cpp.j2", os.path.join(fw, f"{top}.cpp"), **common, buffers=buffers, steps=steps,
+           weight_headers=sorted(set(weight_headers)))
+    shutil.copyfile(os.path.join(TEMPLATES, "firmware", "edgecc_layers.h"), os.path.join(fw, "edgecc_layers.h"))
+    render(env, "tb/tb.cpp.j2", os.path.join(out_dir, "tb", f"tb_{top}.cpp"), **common, output_signed=out_t.signed)
+    render(env, "build_hls.tcl.j2", os.path.join(out_dir, "build_hls.tcl"), **common, board=board.name,
+           part=board.part)
+    shutil.copytree(ap_types_dir(), os.path.join(out_dir, "ap_types"))
+    n_tb = _write_tb_data(g, os.path.join(out_dir, "tb_data"))
+    render(env, "README.md.j2", os.path.join(out_dir, "README.md"), **common, board=board.name, part=board.part,
+           n_input=g.tensor(hw_in[0]).size, n_output=g.tensor(outputs[0]).size,
+           input_type=in_t.ap_type(with_modes=False), output_type=out_t.ap_type(with_modes=False),
+           layers=[{**l.to_json(), "name": _label(l.name)} for l in sched.layers], n_tb=n_tb, out_name=out_name)
+    return {"top": top, "input_type": str(in_t), "output_type": str(out_t)}
+
+
+def _write_tb_data(g: Graph, tb_dir: str, n_random: int = 61) -> int:
+    """Deterministic test vectors over the whole input range (extremes and zero first) and their golden outputs."""
+    from ...ir.golden import run_codes
+
+    in_t = g.tensor(g.hw_inputs()[0])
+    rng = np.random.default_rng(0)
+    edges = np.array([[in_t.type.min_int] * in_t.size, [in_t.type.max_int] * in_t.size, [0] * in_t.size])
+    rand = rng.integers(in_t.type.min_int, in_t.type.max_int, size=(n_random, in_t.size), endpoint=True)
+    codes = np.concatenate([edges, rand]).astype(np.int64).reshape((-1,) + tuple(in_t.shape))
+    out = run_codes(g, [codes])[0]
+    write_codes(os.path.join(tb_dir, "input_codes.txt"), codes)
+    write_codes(os.path.join(tb_dir, "output_codes.txt"), out)
+    return len(codes)
+

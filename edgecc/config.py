@@ -1,0 +1,79 @@
+"""Compile options a user sets: default precision, per-layer types and reuse factors (from --config YAML)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import ModelError
+from .ir.types import FixedType, parse_type
+
+# fixed<16,6> as hls4ml's default, but rounding to nearest (ties to even) and saturating, so that a float
+# model's error stays within half a step per quantization and never wraps.
+DEFAULT_PRECISION = FixedType(16, 6, True, "ROUND", "SAT")
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    reuse_factor: int | None = None
+    result_type: FixedType | None = None
+    weight_type: FixedType | None = None
+    bias_type: FixedType | None = None
+
+
+@dataclass
+class CompileConfig:
+    default_type: FixedType = DEFAULT_PRECISION
+    input_type: FixedType | None = None
+    layers: dict[str, LayerConfig] = field(default_factory=dict)
+
+    def layer(self, name: str) -> LayerConfig:
+        return self.layers.get(name, LayerConfig())
+
+    def to_json(self) -> dict:
+        return {"default_type": str(self.default_type),
+                "input_type": str(self.input_type) if self.input_type else None,
+                "layers": {k: {f: (str(v) if isinstance(v, FixedType) else v) for f, v in vars(c).items()
+                               if v is not None} for k, c in sorted(self.layers.items())}}
+
+
+_LAYER_KEYS = {"reuse_factor", "result", "weight", "bias"}
+
+
+def _precision(text) -> FixedType:
+    # a precision written without modes rounds to nearest and saturates, like the default
+    return parse_type(text, DEFAULT_PRECISION.rounding, DEFAULT_PRECISION.overflow)
+
+
+def load_config(path: str | None = None, precision: str | None = None) -> CompileConfig:
+    """Read --precision and --config YAML: {precision, input, layers: {NAME: {reuse_factor, result, weight, bias}}}."""
+    cfg = CompileConfig()
+    doc = {}
+    if path:
+        import yaml
+
+        try:
+            with open(path) as f:
+                doc = yaml.safe_load(f) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ModelError(f"cannot read config {path!r}: {str(e).splitlines()[0]}") from None
+        if not isinstance(doc, dict):
+            raise ModelError(f"config {path!r} must be a mapping")
+        unknown = set(doc) - {"precision", "input", "layers"}
+        if unknown:
+            raise ModelError(f"config {path!r}: unknown keys {sorted(unknown)} (known: precision, input, layers)")
+    if doc.get("precision"):
+        cfg.default_type = _precision(doc["precision"])
+    if precision:
+        cfg.default_type = _precision(precision)
+    if doc.get("input"):
+        cfg.input_type = _precision(doc["input"])
+    for name, entry in (doc.get("layers") or {}).items():
+        entry = entry or {}
+        bad = set(entry) - _LAYER_KEYS
+        if bad:
+            raise ModelError(f"config layer {name!r}: unknown keys {sorted(bad)} (known: {sorted(_LAYER_KEYS)})")
+        reuse = entry.get("reuse_factor")
+        if reuse is not None and (not isinstance(reuse, int) or reuse < 1):
+            raise ModelError(f"config layer {name!r}: reuse_factor must be an integer >= 1")
+        cfg.layers[str(name)] = LayerConfig(
+            reuse, *(_precision(entry[k]) if entry.get(k) else None for k in ("result", "weight", "bias")))
+    return cfg

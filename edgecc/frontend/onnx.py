@@ -1,0 +1,180 @@
+"""ONNX (float, QONNX, QDQ) -> ir.Graph: loading, batch handling, constants, and the op-handler registry."""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ModelError, UnsupportedOp
+from ..ir.graph import Graph, Node, Tensor
+from ..ir.types import FixedType
+
+OPSET_MIN, OPSET_MAX = 11, 21
+
+HANDLERS: dict[str, Callable[["OnnxContext", object], None]] = {}
+
+
+def onnx_handler(*op_types: str):
+    """Register a handler for ONNX op types: handler(ctx, onnx_node) adds IR nodes or constants."""
+    def deco(fn):
+        for op in op_types:
+            HANDLERS[op] = fn
+        return fn
+    return deco
+
+
+def supported_ops() -> list[str]:
+    from . import onnx_handlers  # noqa: F401  (fills HANDLERS)
+    return sorted(HANDLERS)
+
+
+class OnnxContext:
+    """What handlers see: the IR graph being built, constant values, and attribute helpers."""
+
+    def __init__(self, graph: Graph, opset: int):
+        self.graph = graph
+        self.opset = opset
+        self.alias: dict[str, str] = {}         # ONNX name -> IR tensor name (Identity, Dropout, Q/DQ pairs)
+        self.qlinear: dict[str, tuple] = {}     # QuantizeLinear output -> (scale, zero_point, IR tensor)
+        self.node_name = ""
+
+    # -- tensors ---------------------------------------------------------------------------------
+    def name(self, onnx_name: str) -> str:
+        while onnx_name in self.alias:
+            onnx_name = self.alias[onnx_name]
+        return onnx_name
+
+    def tensor(self, onnx_name: str) -> Tensor:
+        name = self.name(onnx_name)
+        if name not in self.graph.tensors:
+            raise ModelError(f"input {onnx_name!r} is not produced by any node", self.node_name)
+        return self.graph.tensors[name]
+
+    def const(self, onnx_name: str, what: str = "this input") -> np.ndarray:
+        """A constant's float or integer value; an activation here is an error (e.g. a dynamic Reshape shape)."""
+        t = self.tensor(onnx_name)
+        if t.data is None:
+            raise UnsupportedOp(f"{what} ({onnx_name!r}) must be a constant", self.node_name)
+        if t.type is not None:
+            return t.type.to_float(t.data)
+        return t.data
+
+    def is_const(self, onnx_name: str) -> bool:
+        return self.tensor(onnx_name).data is not None
+
+    def add_const(self, onnx_name: str, data: np.ndarray, ftype: FixedType | None = None) -> Tensor:
+        data = np.asarray(data)
+        return self.graph.add_tensor(Tensor(onnx_name, tuple(int(d) for d in data.shape), ftype, data))
+
+    def add_node(self, op: str, inputs: list[str], output: str, shape, attrs=None) -> Node:
+        if output in self.graph.tensors:
+            output = self.graph.fresh_name(output)
+        self.graph.add_tensor(Tensor(output, tuple(int(d) for d in shape)))
+        return self.graph.add_node(Node(self.node_name, op, [self.name(i) for i in inputs], [output], attrs or {}))
+
+    def bind(self, onnx_output: str, ir_tensor: str) -> None:
+        if onnx_output != ir_tensor:
+            self.alias[onnx_output] = ir_tensor
+
+
+def attrs_of(node) -> dict:
+    import onnx
+
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def load_onnx(model) -> Graph:
+    """Read an ONNX path or ModelProto into the model-level IR (quantizers not yet folded into types)."""
+    import onnx
+    from onnx import numpy_helper
+
+    from . import onnx_handlers  # noqa: F401  (fills HANDLERS)
+
+    source = "<ModelProto>"
+    if not isinstance(model, onnx.ModelProto):
+        source = os.fspath(model)
+        try:
+            model = onnx.load(source)
+        except FileNotFoundError:
+            raise ModelError(f"model file {source!r} does not exist") from None
+        except Exception as e:  # a truncated or foreign file: protobuf raises its own DecodeError types
+            raise ModelError(f"cannot read {source!r} as an ONNX model ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0] if str(e) else 'corrupt protobuf'})") from None
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None:
+        raise ModelError("the model imports no standard ONNX opset")
+    if not OPSET_MIN <= opset <= OPSET_MAX:
+        raise ModelError(f"opset {opset} is not supported; edgecc reads opsets {OPSET_MIN}-{OPSET_MAX}")
+    try:
+        model = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    except Exception:
+        pass  # QONNX custom ops are unknown to ONNX shape inference; handlers compute every shape themselves
+    onnx_graph = model.graph
+    graph = Graph(_model_name(model, source))
+    graph.meta["source"] = os.path.basename(source)
+    graph.meta["opset"] = opset
+    ctx = OnnxContext(graph, opset)
+
+    for init in onnx_graph.initializer:
+        ctx.add_const(init.name, numpy_helper.to_array(init))
+    init_names = {i.name for i in onnx_graph.initializer}
+    for vi in onnx_graph.input:
+        if vi.name in init_names:
+            continue
+        graph.add_tensor(Tensor(vi.name, _strip_batch(vi)))
+        graph.inputs.append(vi.name)
+    if not graph.inputs:
+        raise ModelError("the model has no (non-constant) input")
+
+    for index, node in enumerate(onnx_graph.node):
+        ctx.node_name = node.name or f"{node.op_type}_{index}"
+        handler = HANDLERS.get(node.op_type)
+        if handler is None:
+            raise UnsupportedOp(f"op {node.op_type} is not supported (supported: {', '.join(supported_ops())})",
+                                ctx.node_name)
+        if node.op_type != "DequantizeLinear":
+            for i in node.input:
+                if i in ctx.qlinear:
+                    raise UnsupportedOp(f"reads the raw integers of QuantizeLinear output {i!r}; "
+                                        "edgecc reads Q/DQ pairs", ctx.node_name)
+        handler(ctx, node)
+
+    for out in onnx_graph.output:
+        if out.name in ctx.qlinear and ctx.name(out.name) == out.name:
+            raise UnsupportedOp(f"graph output {out.name!r} is a QuantizeLinear output with no DequantizeLinear; "
+                                "edgecc reads Q/DQ pairs")
+        t = ctx.tensor(out.name)
+        if t.data is not None:
+            raise UnsupportedOp(f"graph output {out.name!r} is a constant")
+        graph.outputs.append(t.name)
+    graph.prune()
+    graph.toposort()
+    return graph
+
+
+def _model_name(model, source: str) -> str:
+    if model.graph.name:
+        return model.graph.name
+    return os.path.splitext(os.path.basename(source))[0] if source != "<ModelProto>" else "model"
+
+
+def _strip_batch(vi) -> tuple[int, ...]:
+    """Shape of a graph input without its batch dimension (the first, which must be 1 or symbolic)."""
+    ttype = vi.type.tensor_type
+    if not ttype.HasField("shape"):
+        raise ModelError(f"input {vi.name!r} has no shape")
+    dims = list(ttype.shape.dim)
+    if not dims:
+        raise ModelError(f"input {vi.name!r} is a scalar; edgecc needs a batch dimension")
+    first = dims[0]
+    if first.HasField("dim_value") and first.dim_value != 1:
+        raise ModelError(f"input {vi.name!r} has batch dimension {first.dim_value}; edgecc needs 1 or a symbolic one")
+    shape = []
+    for k, d in enumerate(dims[1:], start=1):
+        if not d.HasField("dim_value") or d.dim_value <= 0:
+            label = d.dim_param or "?"
+            raise ModelError(f"input {vi.name!r} has a dynamic dimension {label!r} at axis {k}; "
+                             "only the batch dimension may be symbolic")
+        shape.append(int(d.dim_value))
+    return tuple(shape)

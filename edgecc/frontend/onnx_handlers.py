@@ -1,0 +1,324 @@
+"""One small handler per ONNX op type: each reads its node and adds model-level IR nodes or folded constants."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ModelError, UnsupportedOp
+from ..ir.quantizers import QuantSpec, codes_of_integers, int_range, power_of_two_frac, quantize_constant
+from ..ir.types import FixedType
+from .onnx import OnnxContext, attrs_of, onnx_handler
+
+QONNX_ROUNDING = ("ROUND", "CEIL", "FLOOR", "UP", "DOWN", "HALF_UP", "HALF_DOWN")
+QDQ_DTYPES = {  # ONNX TensorProto data type -> (bits, signed)
+    2: (8, False), 3: (8, True), 4: (16, False), 5: (16, True), 6: (32, True), 12: (32, False),
+    21: (4, False), 22: (4, True),
+}
+
+
+def _inputs(node) -> list[str]:
+    return [i for i in node.input]
+
+
+def _opt_input(node, k: int) -> str | None:
+    return node.input[k] if len(node.input) > k and node.input[k] else None
+
+
+def _full(shape) -> tuple[int, ...]:
+    return (1,) + tuple(shape)
+
+
+def _strip(ctx: OnnxContext, full_shape, what: str) -> tuple[int, ...]:
+    if not full_shape or full_shape[0] != 1:
+        raise UnsupportedOp(f"{what} moves the batch dimension (result shape {list(full_shape)})", ctx.node_name)
+    return tuple(int(d) for d in full_shape[1:])
+
+
+def _fold_layout(ctx: OnnxContext, out: str, src: str, fn) -> None:
+    """A layout op on a constant: apply it to the codes (or float values) and keep the type."""
+    t = ctx.tensor(src)
+    ctx.add_const(out, fn(np.asarray(t.data)), t.type)
+
+
+# ---- structure ----------------------------------------------------------------------------------------
+@onnx_handler("Identity", "Dropout")
+def identity(ctx: OnnxContext, node):
+    if node.op_type == "Dropout" and len(node.output) > 1 and node.output[1]:
+        raise UnsupportedOp("Dropout's mask output is used; edgecc removes Dropout at inference", ctx.node_name)
+    ctx.bind(node.output[0], ctx.name(node.input[0]))
+
+
+@onnx_handler("Constant")
+def constant(ctx: OnnxContext, node):
+    from onnx import numpy_helper
+
+    a = attrs_of(node)
+    if "value" in a:
+        value = numpy_helper.to_array(a["value"])
+    elif "value_float" in a or "value_int" in a:
+        value = np.array(a.get("value_float", a.get("value_int")))
+    elif "value_floats" in a or "value_ints" in a:
+        value = np.array(a.get("value_floats", a.get("value_ints")))
+    else:
+        raise UnsupportedOp(f"Constant with attribute {sorted(a)} is not supported", ctx.node_name)
+    ctx.add_const(node.output[0], value)
+
+
+@onnx_handler("Reshape")
+def reshape(ctx: OnnxContext, node):
+    src = ctx.tensor(node.input[0])
+    target = [int(v) for v in np.asarray(ctx.const(node.input[1], "the Reshape shape")).ravel()]
+    allowzero = attrs_of(node).get("allowzero", 0)
+    full = _full(src.shape) if src.data is None else tuple(src.shape)
+    resolved = [full[k] if (v == 0 and not allowzero and k < len(full)) else v for k, v in enumerate(target)]
+    try:
+        out_full = np.empty(full, dtype=np.int8).reshape(resolved).shape
+    except ValueError:
+        raise ModelError(f"cannot reshape {list(full)} to {target}", ctx.node_name) from None
+    if src.data is not None:
+        _fold_layout(ctx, node.output[0], node.input[0], lambda d: d.reshape(out_full))
+        return
+    ctx.add_node("Reshape", [node.input[0]], node.output[0], _strip(ctx, out_full, "Reshape"))
+
+
+@onnx_handler("Flatten")
+def flatten(ctx: OnnxContext, node):
+    src = ctx.tensor(node.input[0])
+    full = _full(src.shape) if src.data is None else tuple(src.shape)
+    axis = attrs_of(node).get("axis", 1)
+    axis = axis + len(full) if axis < 0 else axis
+    out_full = (int(np.prod(full[:axis], dtype=np.int64)), int(np.prod(full[axis:], dtype=np.int64)))
+    if src.data is not None:
+        _fold_layout(ctx, node.output[0], node.input[0], lambda d: d.reshape(out_full))
+        return
+    ctx.add_node("Reshape", [node.input[0]], node.output[0], _strip(ctx, out_full, "Flatten"))
+
+
+@onnx_handler("Transpose")
+def transpose(ctx: OnnxContext, node):
+    if not ctx.is_const(node.input[0]):
+        raise UnsupportedOp("Transpose of an activation is not supported (only of constants)", ctx.node_name)
+    perm = attrs_of(node).get("perm")
+    _fold_layout(ctx, node.output[0], node.input[0], lambda d: np.transpose(d, perm))
+
+
+# ---- arithmetic ----------------------------------------------------------------------------------------
+def _scaled_const(ctx: OnnxContext, name: str, factor: float, what: str) -> str:
+    """The constant `name` times `factor`: exact for a power of two on a quantized constant, folded on a float one."""
+    if factor == 1.0:
+        return ctx.name(name)
+    t = ctx.tensor(name)
+    new = ctx.graph.fresh_name(f"{t.name}_scaled")
+    if t.type is None:
+        ctx.add_const(new, np.asarray(t.data, dtype=np.float64) * factor)
+        return new
+    mant, exp = np.frexp(abs(factor))
+    if mant != 0.5:
+        raise UnsupportedOp(f"{what}={factor} on a quantized constant is not a power of two", ctx.node_name)
+    shift = int(exp) - 1  # factor = +-2**shift
+    codes = -t.data if factor < 0 else t.data
+    ftype = FixedType.covering(int(np.min(codes)), int(np.max(codes)), t.type.frac - shift)
+    ctx.add_const(new, codes, ftype)
+    return new
+
+
+def _matmul(ctx: OnnxContext, x: str, w: str, out: str):
+    xt, wt = ctx.tensor(x), ctx.tensor(w)
+    if xt.data is not None:
+        raise UnsupportedOp("a matrix product with a constant left operand is not supported", ctx.node_name)
+    if wt.data is None:
+        raise UnsupportedOp("a matrix product of two activations is not supported (weights must be constant)",
+                            ctx.node_name)
+    if len(wt.shape) != 2:
+        raise UnsupportedOp(f"weights of rank {len(wt.shape)} are not supported (need a 2-D matrix)", ctx.node_name)
+    if not xt.shape or xt.shape[-1] != wt.shape[0]:
+        raise ModelError(f"cannot multiply {list(_full(xt.shape))} by {list(wt.shape)}", ctx.node_name)
+    return ctx.add_node("MatMul", [x, w], out, tuple(xt.shape[:-1]) + (wt.shape[1],))
+
+
+@onnx_handler("MatMul")
+def matmul(ctx: OnnxContext, node):
+    _matmul(ctx, node.input[0], node.input[1], node.output[0])
+
+
+@onnx_handler("Gemm")
+def gemm(ctx: OnnxContext, node):
+    a = attrs_of(node)
+    if a.get("transA", 0):
+        raise UnsupportedOp("Gemm with transA=1 on a batched activation is not supported", ctx.node_name)
+    w = node.input[1]
+    if a.get("transB", 0):
+        if not ctx.is_const(w):
+            raise UnsupportedOp("Gemm weights must be constant", ctx.node_name)
+        transposed = ctx.graph.fresh_name(f"{ctx.name(w)}_T")
+        _fold_layout(ctx, transposed, w, lambda d: np.transpose(d))
+        w = transposed
+    w = _scaled_const(ctx, w, float(a.get("alpha", 1.0)), "alpha")
+    c = _opt_input(node, 2)
+    if c is None:
+        _matmul(ctx, node.input[0], w, node.output[0])
+        return
+    product = _matmul(ctx, node.input[0], w, ctx.graph.fresh_name(f"{node.output[0]}_matmul"))
+    bias = _scaled_const(ctx, c, float(a.get("beta", 1.0)), "beta")
+    _add(ctx, product.output, bias, node.output[0])
+
+
+def _broadcast_const(ctx: OnnxContext, name: str, act_shape) -> str:
+    t = ctx.tensor(name)
+    try:
+        full = np.broadcast_shapes(tuple(t.data.shape), _full(act_shape))
+    except ValueError:
+        full = None
+    if full != _full(act_shape):
+        raise UnsupportedOp(f"constant of shape {list(t.data.shape)} does not broadcast to the activation "
+                            f"{list(_full(act_shape))}", ctx.node_name)
+    data = np.broadcast_to(np.asarray(t.data), _full(act_shape))[0]
+    new = ctx.graph.fresh_name(f"{t.name}_b")
+    ctx.add_const(new, np.ascontiguousarray(data), t.type)
+    return new
+
+
+def _add(ctx: OnnxContext, x: str, y: str, out: str):
+    xt, yt = ctx.tensor(x), ctx.tensor(y)
+    if xt.data is not None and yt.data is not None:
+        raise UnsupportedOp("Add of two constants is not folded", ctx.node_name)
+    if xt.data is not None:
+        x, y, xt, yt = y, x, yt, xt
+    if yt.data is not None:
+        y = _broadcast_const(ctx, y, xt.shape)
+    elif tuple(xt.shape) != tuple(yt.shape):
+        raise UnsupportedOp(f"Add of activations of shapes {list(xt.shape)} and {list(yt.shape)} "
+                            "(broadcasting between activations is not supported)", ctx.node_name)
+    return ctx.add_node("Add", [x, y], out, xt.shape)
+
+
+@onnx_handler("Add")
+def add(ctx: OnnxContext, node):
+    _add(ctx, node.input[0], node.input[1], node.output[0])
+
+
+@onnx_handler("Relu")
+def relu(ctx: OnnxContext, node):
+    src = ctx.tensor(node.input[0])
+    if src.data is not None:
+        raise UnsupportedOp("Relu of a constant is not folded", ctx.node_name)
+    ctx.add_node("Relu", [node.input[0]], node.output[0], src.shape)
+
+
+# ---- quantizers -----------------------------------------------------------------------------------------
+def _quantizer(ctx: OnnxContext, x: str, out: str, fracs: np.ndarray, lo: int, hi: int, rounding: str,
+               narrow_signed: bool, axis: int | None = None) -> None:
+    """Fold a quantizer on a constant into typed codes, or add a model-level Quant node on an activation."""
+    src = ctx.tensor(x)
+    if src.data is not None:
+        if src.type is not None:
+            values = src.type.to_float(src.data)
+        else:
+            values = np.asarray(src.data, dtype=np.float64)
+        codes, ftype = quantize_constant(values, fracs, lo, hi, rounding, axis)
+        ctx.add_const(out, codes, ftype)
+        return
+    if np.asarray(fracs).size != 1:
+        raise UnsupportedOp("per-channel scales on an activation are not supported", ctx.node_name)
+    spec = QuantSpec(int(np.asarray(fracs).ravel()[0]), int(lo), int(hi), rounding, narrow_signed)
+    ctx.add_node("Quant", [x], out, src.shape, {"spec": spec})
+
+
+@onnx_handler("Quant")
+def qonnx_quant(ctx: OnnxContext, node):
+    a = attrs_of(node)
+    x = node.input[0]
+    scale = np.asarray(ctx.const(node.input[1], "the Quant scale"), dtype=np.float64)
+    zeropt = np.asarray(ctx.const(node.input[2], "the Quant zero point"), dtype=np.float64)
+    bits = np.asarray(ctx.const(node.input[3], "the Quant bit width"), dtype=np.float64)
+    if bits.size != 1 or bits.ravel()[0] != round(bits.ravel()[0]) or bits.ravel()[0] < 1:
+        raise UnsupportedOp(f"Quant bit width {bits.ravel().tolist()} is not one integer >= 1", ctx.node_name)
+    if np.any(zeropt != 0):
+        raise UnsupportedOp("Quant with a non-zero zero point is not supported yet", ctx.node_name)
+    bits_i = int(bits.ravel()[0])
+    signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
+    rounding = a.get("rounding_mode", b"ROUND")
+    rounding = (rounding.decode() if isinstance(rounding, bytes) else str(rounding)).upper()
+    if rounding not in QONNX_ROUNDING:
+        raise UnsupportedOp(f"Quant rounding_mode {rounding!r} is unknown (known: {', '.join(QONNX_ROUNDING)})",
+                            ctx.node_name)
+    if signed and bits_i == 1:
+        raise UnsupportedOp("a signed 1-bit (bipolar) Quant is not supported yet", ctx.node_name)
+    fracs = power_of_two_frac(scale, f"Quant input {x!r}", ctx.node_name)
+    lo, hi = int_range(bits_i, signed, narrow)
+    _quantizer(ctx, x, node.output[0], fracs, lo, hi, rounding, signed and narrow)
+
+
+def _qdq_params(ctx: OnnxContext, node, what: str):
+    a = attrs_of(node)
+    scale = np.asarray(ctx.const(node.input[1], f"the {node.op_type} scale"), dtype=np.float64)
+    zp_name = _opt_input(node, 2)
+    if a.get("block_size", 0):
+        raise UnsupportedOp(f"{node.op_type} with block_size is not supported", ctx.node_name)
+    if zp_name is not None:
+        zp_tensor = ctx.tensor(zp_name)
+        if zp_tensor.data is None:
+            raise UnsupportedOp(f"the {node.op_type} zero point must be constant", ctx.node_name)
+        zp = np.asarray(zp_tensor.data)
+        dtype_code = _onnx_dtype_of(zp)
+    else:
+        zp = np.zeros(1, dtype=np.int64)
+        dtype_code = a.get("output_dtype", 2) or 2
+    if dtype_code not in QDQ_DTYPES:
+        raise UnsupportedOp(f"{node.op_type} to ONNX data type {dtype_code} is not supported "
+                            "(int4/uint4/int8/uint8/int16/uint16/int32 are)", ctx.node_name)
+    fracs = power_of_two_frac(scale, what, ctx.node_name)
+    axis = a.get("axis", 1)
+    return fracs, zp, dtype_code, axis
+
+
+def _onnx_dtype_of(arr: np.ndarray) -> int:
+    from onnx import helper
+
+    try:
+        return helper.np_dtype_to_tensor_dtype(arr.dtype)
+    except Exception:
+        return -1
+
+
+def _axis_in(ctx: OnnxContext, t, axis: int) -> int:
+    rank = len(t.shape)
+    return axis + rank if axis < 0 else axis
+
+
+@onnx_handler("QuantizeLinear")
+def quantize_linear(ctx: OnnxContext, node):
+    x = node.input[0]
+    fracs, zp, dtype_code, axis = _qdq_params(ctx, node, f"QuantizeLinear input {x!r}")
+    bits, signed = QDQ_DTYPES[dtype_code]
+    qmin, qmax = int_range(bits, signed, False)
+    src = ctx.tensor(x)
+    if zp.size > 1:
+        if np.any(zp != 0):
+            raise UnsupportedOp("per-axis non-zero zero points are not supported", ctx.node_name)
+        zp = zp.ravel()[:1]
+    z = int(zp.ravel()[0])
+    axis_in = _axis_in(ctx, src, axis) if src.data is not None else None
+    _quantizer(ctx, x, node.output[0], fracs, qmin - z, qmax - z, "ROUND", False, axis_in)
+    ctx.qlinear[node.output[0]] = (fracs, z)
+
+
+@onnx_handler("DequantizeLinear")
+def dequantize_linear(ctx: OnnxContext, node):
+    src_name = node.input[0]
+    fracs, zp, _, axis = _qdq_params(ctx, node, f"DequantizeLinear input {src_name!r}")
+    if src_name in ctx.qlinear:
+        q_fracs, q_zp = ctx.qlinear[src_name]
+        if not (np.array_equal(np.ravel(q_fracs), np.ravel(fracs)) and np.all(np.ravel(zp) == q_zp)):
+            raise UnsupportedOp(f"DequantizeLinear of {src_name!r} uses another scale or zero point than its "
+                                "QuantizeLinear", ctx.node_name)
+        ctx.bind(node.output[0], ctx.name(src_name))
+        return
+    src = ctx.tensor(src_name)
+    if src.data is None or src.type is not None:
+        raise UnsupportedOp(f"DequantizeLinear of {src_name!r} needs a QuantizeLinear before it or an "
+                            "integer constant", ctx.node_name)
+    if not np.issubdtype(np.asarray(src.data).dtype, np.integer):
+        raise ModelError(f"DequantizeLinear input {src_name!r} is not an integer tensor", ctx.node_name)
+    codes, ftype = codes_of_integers(src.data, fracs, zp, _axis_in(ctx, src, axis))
+    ctx.add_const(node.output[0], codes, ftype)
+

@@ -1,0 +1,190 @@
+"""Every hardware op, defined once: its exact output type and its integer semantics (the golden model's view).
+
+Values are integer codes (numpy int64, or Python ints in object arrays when a type is wider than int64 holds);
+a tensor of type t with code q stands for q * 2**-t.frac. Each op computes exactly: nothing here rounds except
+Quantize, which rounds and saturates as its attributes say.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ModelError, UnsupportedOp
+from .graph import Graph, Node
+from .types import FixedType, round_float, shift_round
+
+
+class OpDef:
+    """An IR op: `infer` gives the output type from the input types, `evaluate` the output codes."""
+
+    name = ""
+
+    def infer(self, g: Graph, node: Node) -> FixedType:
+        raise NotImplementedError
+
+    def evaluate(self, g: Graph, node: Node, args: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def register(cls):
+    OPS[cls.name] = cls()
+    return cls
+
+
+def op_def(node: Node) -> OpDef:
+    try:
+        return OPS[node.op]
+    except KeyError:
+        raise UnsupportedOp(f"IR op {node.op} has no definition (known: {', '.join(sorted(OPS))})", node.name)
+
+
+def as_exact(q: np.ndarray, t: FixedType) -> np.ndarray:
+    """Codes in the array type that holds `t` exactly: int64 when it fits, Python ints otherwise."""
+    if t.fits_int64():
+        return q.astype(np.int64) if q.dtype != np.int64 else q
+    return q if q.dtype == object else q.astype(object)
+
+
+def _align(q: np.ndarray, from_frac: int, to_frac: int) -> np.ndarray:
+    return shift_round(q, from_frac - to_frac, "FLOOR")  # to_frac >= from_frac: an exact left shift
+
+
+def _interval_of_products(w: np.ndarray, t: FixedType) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column [min, max] of sum_i w[i, j] * x[i] over every x[i] of type t (exact Python ints)."""
+    w = w.astype(object)
+    a, b = w * t.min_int, w * t.max_int
+    lo = np.where(a < b, a, b).sum(axis=0)
+    hi = np.where(a < b, b, a).sum(axis=0)
+    return lo, hi
+
+
+@register
+class Dense(OpDef):
+    """y[..., j] = sum_i x[..., i] * W[i, j] + b[j], then max(., 0) when activation is relu. Exact."""
+
+    name = "Dense"
+
+    @staticmethod
+    def parts(g: Graph, node: Node):
+        x_t = g.tensor(node.inputs[0]).type
+        w = g.tensor(node.inputs[1])
+        b = g.tensor(node.inputs[2]) if len(node.inputs) > 2 else None
+        prod_frac = x_t.frac + w.type.frac
+        acc_frac = max(prod_frac, b.type.frac) if b is not None else prod_frac
+        return x_t, w, b, prod_frac, acc_frac
+
+    def accumulator_type(self, g: Graph, node: Node) -> FixedType:
+        """The narrowest type that holds every partial and final sum of this layer (all inputs hold 0)."""
+        x_t, w, b, prod_frac, acc_frac = self.parts(g, node)
+        lo, hi = _interval_of_products(w.data, x_t)
+        lo, hi = lo * (1 << (acc_frac - prod_frac)), hi * (1 << (acc_frac - prod_frac))
+        if b is not None:
+            bias = np.array([int(v) << (acc_frac - b.type.frac) for v in b.data.ravel()], dtype=object)
+            lo, hi = lo + bias, hi + bias
+        lo_all, hi_all = min(0, int(min(lo))), max(0, int(max(hi)))
+        return FixedType.covering(lo_all, hi_all, acc_frac)
+
+    def infer(self, g, node):
+        acc = self.accumulator_type(g, node)
+        return relu_type(acc) if node.attrs.get("activation") == "relu" else acc
+
+    def evaluate(self, g, node, args):
+        x_t, w, b, prod_frac, acc_frac = self.parts(g, node)
+        acc_t = self.accumulator_type(g, node)
+        x = as_exact(args[0], acc_t)
+        acc = x @ as_exact(w.data, acc_t)
+        acc = _align(acc, prod_frac, acc_frac)
+        if b is not None:
+            acc = acc + _align(as_exact(b.data, acc_t), b.type.frac, acc_frac)
+        if node.attrs.get("activation") == "relu":
+            acc = np.maximum(acc, 0) if acc.dtype != object else np.where(acc > 0, acc, 0)
+        return acc
+
+
+def relu_type(t: FixedType) -> FixedType:
+    if not t.signed:
+        return t
+    return FixedType(max(t.width - 1, 1), max(t.width - 1, 1) - t.frac, False)
+
+
+@register
+class Relu(OpDef):
+    name = "Relu"
+
+    def infer(self, g, node):
+        return relu_type(g.tensor(node.inputs[0]).type)
+
+    def evaluate(self, g, node, args):
+        q = args[0]
+        return np.maximum(q, 0) if q.dtype != object else np.where(q > 0, q, 0)
+
+
+@register
+class Add(OpDef):
+    """Elementwise sum of two tensors of one shape (a constant operand is broadcast to it beforehand)."""
+
+    name = "Add"
+
+    def infer(self, g, node):
+        a, b = (g.tensor(t).type for t in node.inputs)
+        frac = max(a.frac, b.frac)
+        lo = (a.min_int << (frac - a.frac)) + (b.min_int << (frac - b.frac))
+        hi = (a.max_int << (frac - a.frac)) + (b.max_int << (frac - b.frac))
+        return FixedType.covering(lo, hi, frac)
+
+    def evaluate(self, g, node, args):
+        out_t = g.tensor(node.output).type
+        (a_t, b_t) = (g.tensor(t).type for t in node.inputs)
+        a = _align(as_exact(args[0], out_t), a_t.frac, out_t.frac)
+        b = _align(as_exact(args[1], out_t), b_t.frac, out_t.frac)
+        return a + b
+
+
+@register
+class Reshape(OpDef):
+    """Same codes in C order, another shape."""
+
+    name = "Reshape"
+
+    def infer(self, g, node):
+        return g.tensor(node.inputs[0]).type
+
+    def evaluate(self, g, node, args):
+        return args[0].reshape((args[0].shape[0],) + tuple(g.tensor(node.output).shape))
+
+
+@register
+class Quantize(OpDef):
+    """Round to the output type's grid with `rounding`, then clamp to [lo, hi] (or wrap when overflow is WRAP).
+
+    The input is a fixed-point tensor, or a float graph input (the design's input boundary).
+    lo/hi are integer codes: the type's range, or a narrower one (QDQ zero points, QONNX narrow unsigned).
+    """
+
+    name = "Quantize"
+
+    def infer(self, g, node):
+        return g.tensor(node.output).type  # fixed by the quantizer itself
+
+    def evaluate(self, g, node, args):
+        out_t = g.tensor(node.output).type
+        in_t = g.tensor(node.inputs[0]).type
+        rounding = node.attrs["rounding"]
+        lo, hi = int(node.attrs["lo"]), int(node.attrs["hi"])
+        if in_t is None:
+            try:
+                return out_t.with_modes(rounding=rounding).quantize(args[0], lo, hi)
+            except ModelError as e:
+                raise ModelError(str(e), node.name) from None
+        q = shift_round(as_exact(args[0], _widest(in_t, out_t)), in_t.frac - out_t.frac, rounding)
+        if out_t.overflow == "WRAP":
+            return out_t.wrap(q)
+        return out_t.saturate(q, lo, hi)
+
+
+def _widest(a: FixedType, b: FixedType) -> FixedType:
+    shift = max(0, b.frac - a.frac)
+    return FixedType(a.width + shift + 1, a.integer + 1, True) if a.width + shift + 1 > b.width else b
+

@@ -1,0 +1,28 @@
+"""The IR passes, in the order they run; each is one file with one job: `run(graph, config) -> changed`."""
+from __future__ import annotations
+
+from typing import Callable
+
+from . import (assign_default_precision, check_quantized, fold_quantizers, fuse_bias_activation,
+               infer_accumulators, insert_requantization)
+
+PIPELINE: list[tuple[str, Callable]] = [
+    ("fuse_bias_activation", fuse_bias_activation.run),
+    ("assign_default_precision", assign_default_precision.run),
+    ("insert_requantization", insert_requantization.run),
+    ("fold_quantizers", fold_quantizers.run),
+    ("infer_accumulators", infer_accumulators.run),
+    ("check_quantized", check_quantized.run),
+]
+
+
+def run_passes(graph, config, trace: Callable[[str, object], None] | None = None):
+    """Lower a model-level graph to the hardware IR in place; `trace(name, graph)` sees each step."""
+    applied = []
+    for name, fn in PIPELINE:
+        fn(graph, config)
+        applied.append(name)
+        if trace:
+            trace(name, graph)
+    graph.meta["passes"] = applied
+    return graph

@@ -1,0 +1,57 @@
+"""MatMul with a constant weight matrix, plus a following constant Add and Relu, becomes one Dense node."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import UnsupportedOp
+from ..graph import Graph, Node, Tensor
+
+
+def _only_consumer(g: Graph, tensor: str, op: str) -> Node | None:
+    users = g.consumers(tensor)
+    if len(users) == 1 and users[0].op == op and tensor not in g.outputs:
+        return users[0]
+    return None
+
+
+def _bias_vector(g: Graph, add: Node, product: str):
+    """The constant operand of `add` as one vector over output channels, or None if it varies along other axes."""
+    const = next(t for t in add.inputs if t != product)
+    t = g.tensor(const)
+    if not t.is_const:
+        return None
+    rows = np.asarray(t.data).reshape(-1, t.shape[-1]) if t.shape else np.asarray(t.data).reshape(1, 1)
+    if not all(np.array_equal(rows[0], r) for r in rows[1:]):
+        return None
+    return const, rows[0]
+
+
+def run(g: Graph, config) -> bool:
+    changed = False
+    for node in list(g.nodes):
+        if node.op != "MatMul":
+            continue
+        node.op = "Dense"
+        node.attrs.setdefault("activation", None)
+        changed = True
+        add = _only_consumer(g, node.output, "Add")
+        if add is not None:
+            bias = _bias_vector(g, add, node.output)
+            if bias is not None:
+                const, vector = bias
+                t = g.tensor(const)
+                name = g.fresh_name(f"{const}_bias")
+                g.add_tensor(Tensor(name, (vector.shape[0],), t.type, np.ascontiguousarray(vector)))
+                node.inputs.append(name)
+                g.replace_uses(add.output, node.output)
+                g.remove_node(add)
+        relu = _only_consumer(g, node.output, "Relu")
+        if relu is not None:
+            node.attrs["activation"] = "relu"
+            g.replace_uses(relu.output, node.output)
+            g.remove_node(relu)
+    for node in g.nodes:
+        if node.op == "Add" and sum(g.tensor(t).is_const for t in node.inputs) > 1:
+            raise UnsupportedOp("Add of two constants", node.name)
+    g.prune()
+    return changed

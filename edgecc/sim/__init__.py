@@ -1,0 +1,75 @@
+"""Runs what is in OUT (C simulation, or the golden model) and compares it with the golden model bit for bit."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ModelError
+from ..ir import golden
+from ..ir.graph import Graph
+
+
+@dataclass
+class RunResult:
+    outputs: np.ndarray          # exact dequantized outputs, float64 [N, *shape]
+    codes: np.ndarray            # integer codes [N, *shape]
+    golden_codes: np.ndarray
+    vectors: int
+    mismatches: int              # vectors with any differing output
+    simulator: str
+    seconds: float
+
+
+def load_project(out_dir: str) -> tuple[dict, Graph]:
+    report_path = os.path.join(out_dir, "report.json")
+    ir_path = os.path.join(out_dir, "model.ir.json")
+    if not (os.path.isfile(report_path) and os.path.isfile(ir_path)):
+        raise ModelError(f"{out_dir!r} is not an edgecc output folder (no report.json / model.ir.json)")
+    with open(report_path) as f:
+        report = json.load(f)
+    with open(ir_path) as f:
+        graph = Graph.from_json(f.read())
+    return report, graph
+
+
+def run_project(out_dir: str, x: np.ndarray, use_golden: bool = False, quiet: bool = False) -> RunResult:
+    report, graph = load_project(out_dir)
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.number):
+        raise ModelError(f"input array has dtype {x.dtype}; expected numbers")
+    hw_in = golden.quantize_inputs(graph, [x])
+    want = golden.run_codes(graph, hw_in)[0]
+    out_name = graph.outputs[0]
+    start = time.perf_counter()
+    if use_golden:
+        got, simulator = np.array(want), "golden"
+    elif report["backend"] == "hls":
+        from . import csim
+
+        got = csim.run(out_dir, report["top"], hw_in[0], graph.tensor(out_name).shape, quiet)
+        simulator = "csim-g++"
+    else:
+        raise ModelError(f"no simulator for backend {report['backend']!r} yet")
+    seconds = time.perf_counter() - start
+    n = len(want)
+    flat_got, flat_want = np.asarray(got).reshape(n, -1), np.asarray(want).reshape(n, -1)
+    mismatches = int(np.sum(np.any(flat_got != flat_want, axis=1))) if got.shape == want.shape else n
+    out_t = graph.tensor(out_name).type
+    return RunResult(out_t.to_float(got), got, want, n, mismatches, simulator, seconds)
+
+
+def record(out_dir: str, result: RunResult) -> dict:
+    """Store the measured figures in OUT/report.json (`sim`)."""
+    path = os.path.join(out_dir, "report.json")
+    with open(path) as f:
+        report = json.load(f)
+    report["sim"] = {"simulator": result.simulator, "vectors": result.vectors, "mismatches": result.mismatches,
+                     "latency_cycles": None, "ii_cycles": None}
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return report

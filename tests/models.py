@@ -1,0 +1,150 @@
+"""Models built in the tests with onnx.helper: QONNX, QDQ and float MLPs with fixed seeds."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+QONNX_DOMAIN = "qonnx.custom_op.general"
+OPSET = 13
+
+
+def _init(name, arr, dtype=np.float32):
+    return numpy_helper.from_array(np.asarray(arr, dtype=dtype), name)
+
+
+class QonnxBuilder:
+    """Adds Quant nodes and layers to one graph; names are unique and ordered."""
+
+    def __init__(self, n_in: int, name="qmlp", batch="N"):
+        self.nodes, self.inits, self.k = [], [], 0
+        self.n_in = n_in
+        self.input = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, n_in])
+        self.name = name
+
+    def _n(self, base):
+        self.k += 1
+        return f"{base}{self.k}"
+
+    def quant(self, x, bits, frac, signed=True, narrow=False, rounding="ROUND", scale=None):
+        n = self._n("q")
+        scale = np.float32(2.0 ** -frac) if scale is None else np.asarray(scale, np.float32)
+        self.inits += [_init(f"{n}_s", scale), _init(f"{n}_z", 0.0), _init(f"{n}_b", float(bits))]
+        self.nodes.append(helper.make_node("Quant", [x, f"{n}_s", f"{n}_z", f"{n}_b"], [f"{n}_out"],
+                                           domain=QONNX_DOMAIN, name=n, signed=int(signed), narrow=int(narrow),
+                                           rounding_mode=rounding))
+        return f"{n}_out"
+
+    def const(self, arr):
+        n = self._n("c")
+        self.inits.append(_init(n, arr))
+        return n
+
+    def dense(self, x, w, b=None, w_bits=8, w_frac=6, b_bits=16, b_frac=10, name=None):
+        wq = self.quant(self.const(w), w_bits, w_frac, narrow=True)
+        n = name or self._n("fc")
+        self.nodes.append(helper.make_node("MatMul", [x, wq], [f"{n}_mm"], name=n))
+        out = f"{n}_mm"
+        if b is not None:
+            bq = self.quant(self.const(b), b_bits, b_frac)
+            self.nodes.append(helper.make_node("Add", [out, bq], [f"{n}_add"], name=f"{n}_bias"))
+            out = f"{n}_add"
+        return out
+
+    def relu(self, x):
+        n = self._n("relu")
+        self.nodes.append(helper.make_node("Relu", [x], [f"{n}_out"], name=n))
+        return f"{n}_out"
+
+    def model(self, out, n_out) -> onnx.ModelProto:
+        y = helper.make_tensor_value_info(out, TensorProto.FLOAT, ["N", n_out])
+        g = helper.make_graph(self.nodes, self.name, [self.input], [y], self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(QONNX_DOMAIN, 1)])
+        m.ir_version = 8
+        return m
+
+
+def qonnx_mlp(sizes=(16, 32, 5), seed=0, in_bits=8, in_frac=4, act_bits=8, act_frac=4, rounding="ROUND",
+              act_signed=False, act_narrow=False, out_quant=True, layer_names=None) -> onnx.ModelProto:
+    """x -> Quant -> [Dense -> Relu -> Quant]* -> Dense (-> Quant): a QONNX MLP with 8-bit narrow weights."""
+    rng = np.random.default_rng(seed)
+    b = QonnxBuilder(sizes[0])
+    h = b.quant("x", in_bits, in_frac, rounding=rounding)
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        w = rng.normal(0, 1.0 / np.sqrt(n_in), size=(n_in, n_out))
+        bias = rng.normal(0, 0.25, size=n_out)
+        name = layer_names[i] if layer_names else None
+        h = b.dense(h, w, bias, name=name)
+        last = i == len(sizes) - 2
+        if not last:
+            h = b.relu(h)
+            h = b.quant(h, act_bits, act_frac, signed=act_signed, narrow=act_narrow, rounding=rounding)
+        elif out_quant:
+            h = b.quant(h, act_bits + 4, act_frac, signed=True, rounding=rounding)
+    return b.model(h, sizes[-1])
+
+
+def qdq_mlp(sizes=(16, 24, 4), seed=0, act_dtype="uint8", act_zp=0, frac=4, w_frac=6) -> onnx.ModelProto:
+    """An ONNX QDQ MLP as onnxruntime's quantizer writes it: int8 weights, int32 bias, Q/DQ on activations."""
+    rng = np.random.default_rng(seed)
+    nodes, inits = [], []
+    act_t = {"uint8": (TensorProto.UINT8, np.uint8), "int8": (TensorProto.INT8, np.int8)}[act_dtype]
+
+    def qdq(x, name, fr, zp, dtype=act_t):
+        inits.extend([_init(f"{name}_s", 2.0 ** -fr), numpy_helper.from_array(np.array(zp, dtype=dtype[1]), f"{name}_zp")])
+        nodes.append(helper.make_node("QuantizeLinear", [x, f"{name}_s", f"{name}_zp"], [f"{name}_q"], name=f"{name}_Q"))
+        nodes.append(helper.make_node("DequantizeLinear", [f"{name}_q", f"{name}_s", f"{name}_zp"], [f"{name}_dq"],
+                                      name=f"{name}_DQ"))
+        return f"{name}_dq"
+
+    h = qdq("x", "in", frac, act_zp if act_dtype == "uint8" else 0)
+    x_frac = frac
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        w = np.clip(np.round(rng.normal(0, 40, size=(n_out, n_in))), -127, 127).astype(np.int8)  # [out, in]
+        bias = np.round(rng.normal(0, 2000, size=n_out)).astype(np.int32)
+        inits += [numpy_helper.from_array(w, f"w{i}"), _init(f"w{i}_s", 2.0 ** -w_frac),
+                  numpy_helper.from_array(np.int8(0), f"w{i}_zp"),
+                  numpy_helper.from_array(bias, f"b{i}"), _init(f"b{i}_s", 2.0 ** -(x_frac + w_frac)),
+                  numpy_helper.from_array(np.int32(0), f"b{i}_zp")]
+        nodes.append(helper.make_node("DequantizeLinear", [f"w{i}", f"w{i}_s", f"w{i}_zp"], [f"w{i}_dq"], name=f"w{i}_DQ"))
+        nodes.append(helper.make_node("DequantizeLinear", [f"b{i}", f"b{i}_s", f"b{i}_zp"], [f"b{i}_dq"], name=f"b{i}_DQ"))
+        nodes.append(helper.make_node("Gemm", [h, f"w{i}_dq", f"b{i}_dq"], [f"fc{i}"], name=f"fc{i}", transB=1))
+        h = f"fc{i}"
+        if i < len(sizes) - 2:
+            nodes.append(helper.make_node("Relu", [h], [f"relu{i}"], name=f"relu{i}"))
+            h = qdq(f"relu{i}", f"a{i}", frac, act_zp if act_dtype == "uint8" else 0)
+        else:
+            h = qdq(h, "out", frac - 2, 0, (TensorProto.INT8, np.int8))
+        x_frac = frac
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", sizes[0]])
+    y = helper.make_tensor_value_info(h, TensorProto.FLOAT, ["N", sizes[-1]])
+    g = helper.make_graph(nodes, "qdq_mlp", [x], [y], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m
+
+
+def float_mlp(sizes=(10, 16, 3), seed=0, opset=13, use_gemm=True) -> onnx.ModelProto:
+    rng = np.random.default_rng(seed)
+    nodes, inits = [], []
+    h = "x"
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        w = rng.normal(0, 1.0 / np.sqrt(n_in), size=(n_in, n_out)).astype(np.float32)
+        b = rng.normal(0, 0.1, size=n_out).astype(np.float32)
+        if use_gemm:
+            inits += [_init(f"W{i}", w.T), _init(f"B{i}", b)]
+            nodes.append(helper.make_node("Gemm", [h, f"W{i}", f"B{i}"], [f"g{i}"], name=f"gemm{i}", transB=1))
+        else:
+            inits += [_init(f"W{i}", w), _init(f"B{i}", b)]
+            nodes.append(helper.make_node("MatMul", [h, f"W{i}"], [f"m{i}"], name=f"matmul{i}"))
+            nodes.append(helper.make_node("Add", [f"m{i}", f"B{i}"], [f"g{i}"], name=f"add{i}"))
+        h = f"g{i}"
+        if i < len(sizes) - 2:
+            nodes.append(helper.make_node("Relu", [h], [f"r{i}"], name=f"relu{i}"))
+            h = f"r{i}"
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", sizes[0]])
+    y = helper.make_tensor_value_info(h, TensorProto.FLOAT, ["batch", sizes[-1]])
+    m = helper.make_model(helper.make_graph(nodes, "float_mlp", [x], [y], inits),
+                          opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m
