@@ -1,0 +1,113 @@
+"""Whole models built with onnx.helper: golden == the reference executor bit for bit, and HLS C simulation ==
+golden bit for bit, on 1000+ inputs that include exact rounding ties, saturating values and negatives."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import edgecc
+from helpers import compile_run_compare, probe_inputs
+from models import float_mlp, qdq_mlp, qonnx_mlp
+from references import ort_reference, qonnx_reference
+
+N = 1200
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "jet_tagging_mlp.onnx")
+
+QONNX_CASES = {
+    "round_unsigned_act": dict(rounding="ROUND"),
+    "floor_signed_act": dict(rounding="FLOOR", act_signed=True),
+    "ceil_narrow_unsigned": dict(rounding="CEIL", act_narrow=True),
+    "half_up_signed_narrow": dict(rounding="HALF_UP", act_signed=True, act_narrow=True),
+    "up_down_deep": dict(rounding="UP", sizes=(12, 20, 16, 6)),
+    "half_down_wide": dict(rounding="HALF_DOWN", in_bits=12, in_frac=8, act_bits=10, act_frac=6),
+    "down_no_output_quant": dict(rounding="DOWN", out_quant=False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(QONNX_CASES))
+def test_qonnx_mlp_golden_matches_qonnx_and_csim_matches_golden(case, tmp_path, gxx):
+    model = qonnx_mlp(seed=hash(case) % 1000, **QONNX_CASES[case])
+    graph = edgecc.load(model)
+    x = probe_inputs(graph, N, seed=1)
+    golden = graph.golden(x)
+    np.testing.assert_array_equal(golden, qonnx_reference(model, x))
+    _, simulated = compile_run_compare(graph, x, tmp_path)
+    np.testing.assert_array_equal(simulated, golden)
+
+
+def test_example_jet_tagging_model(tmp_path, gxx):
+    import onnx
+
+    graph = edgecc.load(EXAMPLE)
+    x = probe_inputs(graph, N, seed=7)
+    np.testing.assert_array_equal(graph.golden(x), qonnx_reference(onnx.load(EXAMPLE), x))
+    compile_run_compare(graph, x, tmp_path, board="zcu104")
+
+
+QDQ_CASES = {
+    "uint8_zp0": dict(act_dtype="uint8", act_zp=0),
+    "uint8_zp128": dict(act_dtype="uint8", act_zp=128),
+    "uint8_zp10": dict(act_dtype="uint8", act_zp=10),
+    "int8": dict(act_dtype="int8", frac=3, w_frac=7),
+}
+
+
+@pytest.mark.parametrize("case", sorted(QDQ_CASES))
+def test_qdq_mlp_golden_matches_onnxruntime_and_csim_matches_golden(case, tmp_path, gxx):
+    model = qdq_mlp(seed=len(case), **QDQ_CASES[case])
+    graph = edgecc.load(model)
+    x = probe_inputs(graph, N, seed=2)
+    golden = graph.golden(x)
+    np.testing.assert_array_equal(golden, ort_reference(model, x))
+    np.testing.assert_array_equal(golden, ort_reference(model, x, optimize=True))
+    compile_run_compare(graph, x, tmp_path)
+
+
+def quantization_bound(model, x, default_type) -> tuple[np.ndarray, np.ndarray]:
+    """Worst-case |golden - float| per output for a float MLP whose tensors are all rounded to `default_type`:
+    half a step at every rounding, propagated through |W| (Relu is 1-Lipschitz). Also which rows stay inside
+    the type's range at every layer (saturation is outside any rounding bound)."""
+    from onnx import numpy_helper
+
+    inits = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in model.graph.initializer}
+    half = default_type.step / 2
+    err = np.full(x.shape, half)
+    h = x.astype(np.float64)
+    limit = default_type.max_int * default_type.step
+    inside = np.all(np.abs(h) + err < limit, axis=1)
+    nodes = [n for n in model.graph.node if n.op_type in ("Gemm", "MatMul")]
+    for k, node in enumerate(nodes):
+        w = inits[node.input[1]]
+        w = w.T if node.op_type == "Gemm" else w
+        err = (np.abs(h) + err) @ np.full(w.shape, half) + err @ np.abs(w) + half + half
+        h = h @ w + inits[f"B{k}"]  # float_mlp names its biases B0, B1, ...
+        inside &= np.all(np.abs(h) + err < limit, axis=1)
+        if k < len(nodes) - 1:
+            h = np.maximum(h, 0)
+    return err, inside
+
+
+@pytest.mark.parametrize("use_gemm", [True, False])
+def test_float_mlp_csim_matches_golden_and_golden_is_within_the_quantization_bound(use_gemm, tmp_path, gxx):
+    from edgecc.config import DEFAULT_PRECISION
+
+    model = float_mlp(seed=4, use_gemm=use_gemm)
+    graph = edgecc.load(model)
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(0, 1, size=(N, 10)), probe_inputs(graph, 200, seed=3)])
+    _, simulated = compile_run_compare(graph, x, tmp_path)
+    reference = ort_reference(model, x)
+    bound, inside = quantization_bound(model, x, DEFAULT_PRECISION)
+    assert inside.sum() > N // 2
+    assert np.all((np.abs(simulated - reference) <= bound + 1e-6)[inside])
+    assert np.max(np.abs(simulated - reference)) > 0  # the model really is quantized
+
+
+def test_precision_option_changes_every_unquantized_type(tmp_path, gxx):
+    model = float_mlp(seed=9)
+    graph = edgecc.load(model, precision="fixed<10,4>")
+    for name in graph.hw_inputs() + graph.outputs:
+        assert str(graph.tensor(name).type).startswith("fixed<10,4")
+    compile_run_compare(graph, probe_inputs(graph, 400), tmp_path)
