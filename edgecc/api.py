@@ -76,7 +76,7 @@ def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: s
     with atomic_output(out) as tmp:
         from .backends import hls
 
-        facts = hls.emit(graph, sched, board_def, tmp, _version(), os.path.basename(os.path.abspath(out)))
+        facts = hls.emit(graph, sched, board_def, tmp, _version())
         with open(os.path.join(tmp, "model.ir.json"), "w", newline="\n") as f:
             f.write(graph.to_json() + "\n")
         report = {

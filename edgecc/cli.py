@@ -39,7 +39,9 @@ def cmd_run(a) -> int:
     import numpy as np
 
     from . import api
+    from .sim import load_project
 
+    load_project(a.out)  # a clear error for a folder that is not an edgecc output, before reading inputs
     try:
         x = np.load(a.input, allow_pickle=False)
     except (OSError, ValueError) as e:

@@ -11,6 +11,7 @@ from ..ir.graph import Graph, Node, Tensor
 from ..ir.types import FixedType
 
 OPSET_MIN, OPSET_MAX = 11, 21
+QUANTIZER_OPS = ("Quant", "BipolarQuant", "Trunc", "QuantizeLinear", "DequantizeLinear")
 
 HANDLERS: dict[str, Callable[["OnnxContext", object], None]] = {}
 
@@ -148,6 +149,8 @@ def load_onnx(model) -> Graph:
         if t.data is not None:
             raise UnsupportedOp(f"graph output {out.name!r} is a constant")
         graph.outputs.append(t.name)
+    # a model with any quantizer fixes its own arithmetic; layers it leaves unquantized stay exact
+    graph.meta["quantized"] = any(n.op_type in QUANTIZER_OPS for n in onnx_graph.node)
     graph.prune()
     graph.toposort()
     return graph

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,15 +43,19 @@ def run_project(out_dir: str, x: np.ndarray, use_golden: bool = False, quiet: bo
     if not np.issubdtype(x.dtype, np.number):
         raise ModelError(f"input array has dtype {x.dtype}; expected numbers")
     hw_in = golden.quantize_inputs(graph, [x])
-    want = golden.run_codes(graph, hw_in)[0]
     out_name = graph.outputs[0]
     start = time.perf_counter()
     if use_golden:
+        want = golden.run_codes(graph, hw_in)[0]
         got, simulator = np.array(want), "golden"
     elif report["backend"] == "hls":
         from . import csim
 
-        got = csim.run(out_dir, report["top"], hw_in[0], graph.tensor(out_name).shape, quiet)
+        # the simulation runs in its own processes while the golden model computes the expected codes
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(csim.run, out_dir, report["top"], hw_in[0], graph.tensor(out_name).shape, quiet)
+            want = golden.run_codes(graph, hw_in)[0]
+            got = pending.result()
         simulator = "csim-g++"
     else:
         raise ModelError(f"no simulator for backend {report['backend']!r} yet")

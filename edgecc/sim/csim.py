@@ -14,7 +14,7 @@ import numpy as np
 from ..codes import read_codes, write_codes
 from ..errors import ToolError
 
-CXX_FLAGS = ["-std=c++14", "-O1", "-w"]
+CXX_FLAGS = ["-std=c++14", "-O2", "-w"]
 
 
 def cache_root() -> str:
@@ -49,17 +49,27 @@ def build(out_dir: str, top: str, quiet: bool = False) -> tuple[str, bool]:
         return binary, True
     os.makedirs(os.path.dirname(target_dir), exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f"{key}.", dir=os.path.dirname(target_dir))
-    cmd = [cxx, *CXX_FLAGS, "-I", os.path.join(out_dir, "firmware"), "-I", os.path.join(out_dir, "ap_types"),
-           os.path.join(out_dir, "tb", f"tb_{top}.cpp"), os.path.join(out_dir, "firmware", f"{top}.cpp"),
-           "-o", os.path.join(tmp, "csim")]
+    includes = ["-I", os.path.join(out_dir, "firmware"), "-I", os.path.join(out_dir, "ap_types")]
+    units = [os.path.join(out_dir, "firmware", f"{top}.cpp"), os.path.join(out_dir, "tb", f"tb_{top}.cpp")]
     if not quiet:
         print(f"edgecc: building C simulation with g++ (cached by content hash {key}) ...", file=sys.stderr,
               flush=True)
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
+    # the firmware and the testbench compile in parallel, then link
+    procs = [subprocess.Popen([cxx, *CXX_FLAGS, *includes, "-c", unit, "-o", os.path.join(tmp, f"{k}.o")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k, unit in enumerate(units)]
+    results = [p.communicate() + (p.returncode,) for p in procs]
+    link = None
+    if all(rc == 0 for _, _, rc in results):
+        link = subprocess.run([cxx, os.path.join(tmp, "0.o"), os.path.join(tmp, "1.o"), "-o", os.path.join(tmp, "csim")],
+                              capture_output=True, text=True)
+        results.append((link.stdout, link.stderr, link.returncode))
+    failed = [err for _, err, rc in results if rc != 0]
+    if failed:
         shutil.rmtree(tmp, ignore_errors=True)
-        first = next((l for l in proc.stderr.splitlines() if "error" in l), proc.stderr.strip()[:400])
+        first = next((l for l in failed[0].splitlines() if "error" in l), failed[0].strip()[:400])
         raise ToolError(f"g++ failed to build the C simulation: {first}")
+    for k in range(2):
+        os.remove(os.path.join(tmp, f"{k}.o"))
     try:
         os.rename(tmp, target_dir)
     except OSError:  # another process built the same hash first
@@ -67,12 +77,27 @@ def build(out_dir: str, top: str, quiet: bool = False) -> tuple[str, bool]:
     return binary, False
 
 
+def _jobs(n_vectors: int) -> int:
+    """Parallel C-simulation processes: one per core, each with at least 500 vectors."""
+    wanted = int(os.environ.get("EDGECC_JOBS", "0")) or (os.cpu_count() or 1)
+    return max(1, min(wanted, n_vectors // 500))
+
+
 def run(out_dir: str, top: str, codes: np.ndarray, out_shape: tuple[int, ...], quiet: bool = False) -> np.ndarray:
+    """Output codes of the C simulation for input codes [N, ...]; vectors are split across processes."""
     binary, _ = build(out_dir, top, quiet)
+    chunks = np.array_split(np.asarray(codes), _jobs(len(codes)))
     with tempfile.TemporaryDirectory(prefix="edgecc-csim-") as work:
-        in_path, out_path = os.path.join(work, "in.txt"), os.path.join(work, "out.txt")
-        write_codes(in_path, codes)
-        proc = subprocess.run([binary, in_path, out_path], capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise ToolError(f"C simulation failed (exit {proc.returncode}): {proc.stderr.strip()[:400]}")
-        return read_codes(out_path, out_shape)
+        procs = []
+        for k, chunk in enumerate(chunks):
+            in_path, out_path = os.path.join(work, f"in{k}.txt"), os.path.join(work, f"out{k}.txt")
+            write_codes(in_path, chunk)
+            procs.append((subprocess.Popen([binary, in_path, out_path], stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, text=True), out_path))
+        outputs = []
+        for proc, out_path in procs:
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                raise ToolError(f"C simulation failed (exit {proc.returncode}): {err.strip()[:400]}")
+            outputs.append(read_codes(out_path, out_shape))
+        return np.concatenate(outputs) if outputs else np.zeros((0,) + tuple(out_shape), dtype=np.int64)

@@ -9,7 +9,7 @@ import jinja2
 import numpy as np
 
 from ...errors import ModelError, UnsupportedOp
-from ...ir.graph import Graph, Node
+from ...ir.graph import Graph, Node, Tensor
 from ...ir.types import AP_QUANT_MODE, FixedType
 from ...codes import write_codes
 from ..common import Namer, render
@@ -34,25 +34,23 @@ def _env() -> jinja2.Environment:
                               keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
 
 
-def _literal(code: int, t: FixedType) -> str:
-    """An exact C++ literal for a code of type t (a decimal that parses to exactly code * 2**-frac)."""
-    if t.frac <= 0:
-        return str(int(code) << -t.frac)
-    value = int(code) / (1 << t.frac) if t.width <= 53 else None
-    if value is None or value * (1 << t.frac) != int(code):
-        raise ModelError(f"constant of type {t} is too wide for an exact literal")
-    text = repr(value)
-    return text if ("e" not in text) else f"{value:.{t.frac + 2}f}".rstrip("0")
-
-
-def _rows(codes, t: FixedType, per_row: int = 8) -> list[str]:
-    lits = [_literal(int(c), t) for c in np.ravel(codes)]
+def _rows(codes, per_row: int = 16) -> list[str]:
+    lits = [str(int(c)) for c in np.ravel(codes)]
     return [", ".join(lits[i:i + per_row]) for i in range(0, len(lits), per_row)]
 
 
 def _label(text: str) -> str:
     """A model name made safe to print inside a C++ comment or a Markdown table."""
-    return "".join(c if c.isprintable() and c not in "|*/\\`" else "_" for c in str(text))[:80]
+    return "".join(c if (c.isascii() and c.isalnum()) or c in "_-.:" else "_" for c in str(text))[:80]
+
+
+def _write_constant(env, out_dir: str, cname: str, label: str, typename: str, tensor: Tensor) -> None:
+    """A constant as integer codes of a C integer type (fast to compile, a ROM in synthesis)."""
+    if tensor.type.width > 64:
+        raise UnsupportedOp(f"constant {tensor.name!r} is {tensor.type.width} bits wide; at most 64")
+    render(env, "firmware/weights.h.j2", os.path.join(out_dir, "firmware", "weights", f"{cname}.h"),
+           label=label, guard=f"EDGECC_{cname.upper()}", typename=typename, name=cname, size=tensor.size,
+           rows=_rows(tensor.data), type=str(tensor.type), frac=tensor.type.frac, ctype=tensor.type.c_int_type())
 
 
 def _explicit_quantizer(g: Graph, node: Node) -> bool:
@@ -68,7 +66,7 @@ def _rounding_intermediate(in_t: FixedType, out_t: FixedType, rounding: str) -> 
     return FixedType(integer + out_t.frac, integer, True, mode, "WRAP")
 
 
-def emit(g: Graph, sched, board, out_dir: str, version: str, out_name: str = "OUT") -> dict:
+def emit(g: Graph, sched, board, out_dir: str, version: str) -> dict:
     """Write the HLS project into out_dir; returns facts for the report."""
     names = Namer(reserved={"x", "y", "input_t", "result_t", "N_INPUT", "N_OUTPUT"})
     top = names(g.name or "model", "top")
@@ -120,18 +118,14 @@ def emit(g: Graph, sched, board, out_dir: str, version: str, out_name: str = "OU
                 ct = g.tensor(tname)
                 declare_type(tname, ct.type.ap_type(with_modes=False), f"{cname} {ct.type}")
                 header = f"{cname}.h"
-                render(env, "firmware/weights.h.j2", os.path.join(out_dir, "firmware", "weights", header),
-                       label=label, guard=f"EDGECC_{cname.upper()}", typename=typename(tname), name=cname,
-                       size=ct.size, rows=_rows(ct.data, ct.type), type=str(ct.type))
-                weight_headers.append(header)
+                _write_constant(env, out_dir, cname, label, typename(tname), ct)
+                weight_headers.append(f"{cname}.h")
             if len(node.inputs) <= 2:  # no bias in the model: a zero that synthesis removes
-                zero_t = f"{b_name}_t"
-                tensor_types.append({"typename": zero_t, "ctype": "ap_uint<1>", "comment": "no bias"})
-                header = f"{b_name}.h"
-                render(env, "firmware/weights.h.j2", os.path.join(out_dir, "firmware", "weights", header),
-                       label=label, guard=f"EDGECC_{b_name.upper()}", typename=zero_t, name=b_name, size=m,
-                       rows=_rows(np.zeros(m, dtype=np.int64), FixedType(1, 1, False)), type="ufixed<1,1>")
-                weight_headers.append(header)
+                zero_t = names(f"{b_name}_t", "type")
+                zero = Tensor(b_name, (m,), FixedType(1, 1, False), np.zeros(m, dtype=np.int64))
+                tensor_types.append({"typename": zero_t, "ctype": zero.type.ap_type(), "comment": "no bias"})
+                _write_constant(env, out_dir, b_name, label, zero_t, zero)
+                weight_headers.append(f"{b_name}.h")
                 b_type = zero_t
             else:
                 b_type = typename(node.inputs[2])
@@ -158,14 +152,15 @@ def emit(g: Graph, sched, board, out_dir: str, version: str, out_name: str = "OU
                 ct = g.tensor(t)
                 cname = names(f"{node.name}_c", "const")
                 declare_type(t, ct.type.ap_type(with_modes=False), f"{cname} {ct.type}")
-                header = f"{cname}.h"
-                render(env, "firmware/weights.h.j2", os.path.join(out_dir, "firmware", "weights", header),
-                       label=label, guard=f"EDGECC_{cname.upper()}", typename=typename(t), name=cname,
-                       size=ct.size, rows=_rows(ct.data, ct.type), type=str(ct.type))
-                weight_headers.append(header)
+                _write_constant(env, out_dir, cname, label, typename(t), ct)
+                weight_headers.append(f"{cname}.h")
                 operands.append(cname)
-            step["call"] = (f"edgecc::add<{typename(node.inputs[0])}, {typename(node.inputs[1])}, {typename(out)}, "
-                            f"{size}>({operands[0]}, {operands[1]}, {var[out]});")
+            a_t, b_t = (typename(t) for t in node.inputs)
+            if all(t in var for t in node.inputs):
+                step["call"] = f"edgecc::add<{a_t}, {b_t}, {typename(out)}, {size}>({operands[0]}, {operands[1]}, {var[out]});"
+            else:  # the frontend puts a constant operand second
+                step["call"] = (f"edgecc::add_const<{a_t}, {b_t}, {typename(out)}, {size}>({operands[0]}, "
+                                f"{operands[1]}, {var[out]});")
         elif node.op == "Quantize":
             in_type = typename(node.inputs[0])
             if not _explicit_quantizer(g, node):
@@ -180,7 +175,7 @@ def emit(g: Graph, sched, board, out_dir: str, version: str, out_name: str = "OU
                 lo, hi = int(node.attrs["lo"]), int(node.attrs["hi"])
                 step["call"] = (f"edgecc::quantize_explicit<{in_type}, {r_name}, {typename(out)}, {mode}, "
                                 f"{saturate}, {size}>({args[0]}, {var[out]}, "
-                                f"edgecc::from_code<{r_name}>({lo}LL), edgecc::from_code<{r_name}>({hi}LL));")
+                                f"edgecc::from_bits<{r_name}>({lo}LL), edgecc::from_bits<{r_name}>({hi}LL));")
         else:
             raise UnsupportedOp(f"the HLS backend cannot emit op {node.op}", node.name)
         steps.append(step)
@@ -205,7 +200,7 @@ def emit(g: Graph, sched, board, out_dir: str, version: str, out_name: str = "OU
     render(env, "README.md.j2", os.path.join(out_dir, "README.md"), **common, board=board.name, part=board.part,
            n_input=g.tensor(hw_in[0]).size, n_output=g.tensor(outputs[0]).size,
            input_type=in_t.ap_type(with_modes=False), output_type=out_t.ap_type(with_modes=False),
-           layers=[{**l.to_json(), "name": _label(l.name)} for l in sched.layers], n_tb=n_tb, out_name=out_name)
+           layers=[{**l.to_json(), "name": _label(l.name)} for l in sched.layers], n_tb=n_tb)
     return {"top": top, "input_type": str(in_t), "output_type": str(out_t)}
 
 

@@ -8,7 +8,7 @@ RESULT_OPS = ("Dense", "Add")
 
 
 def run(g: Graph, config) -> bool:
-    float_model = not any(n.op == "Quant" and n.inputs[0] not in g.inputs for n in g.nodes)
+    float_model = not g.meta.get("quantized", False)
     changed = False
     for node in list(g.nodes):
         if node.op not in RESULT_OPS:

@@ -4,15 +4,17 @@
 
 #include "ap_fixed.h"
 #include "ap_int.h"
+#include <stdint.h>
 
 namespace edgecc {
 
 enum Rounding { ROUND_AP = 0, ROUND_CEIL = 1, ROUND_UP = 2 };
 
-// A fixed-point value from its integer code (the bits), and back.
-template <class T> T from_code(long long code) {
+// A fixed-point value from its integer code (its bits): constants are stored as plain integer codes, which
+// compile fast and map to ROMs; setBits reinterprets them without arithmetic.
+template <class T, class C> T from_bits(C code) {
     T v;
-    v.range(T::width - 1, 0) = ap_int<T::width>(code);
+    v.setBits((ap_ulong)(long long)code);
     return v;
 }
 template <class T> long long signed_code(const T &v) {
@@ -27,8 +29,10 @@ template <class T> unsigned long long unsigned_code(const T &v) {
 // y = x @ w + b over the last axis, OUTER rows at a time. ACC holds every partial sum exactly
 // (its width comes from the weights' real range), so the order of additions does not matter.
 // REUSE = 1: one multiplier per non-zero weight; REUSE = R: ceil(N_IN * N_OUT / R) multipliers, II = R.
-template <class X, class W, class B, class ACC, class Y, int OUTER, int N_IN, int N_OUT, int REUSE, bool RELU>
-void dense(const X x[OUTER * N_IN], Y y[OUTER * N_OUT], const W w[N_IN * N_OUT], const B b[N_OUT]) {
+// W and B are the weight and bias types; w and b hold their integer codes.
+template <class X, class W, class B, class ACC, class Y, int OUTER, int N_IN, int N_OUT, int REUSE, bool RELU,
+          class WC, class BC>
+void dense(const X x[OUTER * N_IN], Y y[OUTER * N_OUT], const WC w[N_IN * N_OUT], const BC b[N_OUT]) {
 #pragma HLS INLINE
     const int N_MULT = (N_IN * N_OUT + REUSE - 1) / REUSE;
     (void)N_MULT;
@@ -40,7 +44,7 @@ Rows:
     Bias:
         for (int j = 0; j < N_OUT; j++) {
 #pragma HLS UNROLL
-            acc[j] = (ACC)b[j];
+            acc[j] = (ACC)from_bits<B>(b[j]);
         }
     Reuse:
         for (int r = 0; r < REUSE; r++) {
@@ -50,7 +54,7 @@ Rows:
 #pragma HLS UNROLL
                 const int k = r * ((N_IN * N_OUT + REUSE - 1) / REUSE) + m;
                 if (k < N_IN * N_OUT) {
-                    acc[k % N_OUT] += x[o * N_IN + k / N_OUT] * w[k];
+                    acc[k % N_OUT] += x[o * N_IN + k / N_OUT] * from_bits<W>(w[k]);
                 }
             }
         }
@@ -80,6 +84,15 @@ template <class A, class B, class Y, int N> void add(const A a[N], const B b[N],
     for (int i = 0; i < N; i++) {
 #pragma HLS UNROLL
         y[i] = (Y)a[i] + (Y)b[i];
+    }
+}
+
+// Elementwise sum with a constant operand of type B, given as integer codes.
+template <class A, class B, class Y, int N, class BC> void add_const(const A a[N], const BC b[N], Y y[N]) {
+#pragma HLS INLINE
+    for (int i = 0; i < N; i++) {
+#pragma HLS UNROLL
+        y[i] = (Y)a[i] + (Y)from_bits<B>(b[i]);
     }
 }
 
