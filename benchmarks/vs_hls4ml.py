@@ -204,7 +204,7 @@ def print_table(rows) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=2000, help="vectors per run (default 2000)")
-    ap.add_argument("--repeats", type=int, default=3, help="throughput: best of this many runs (default 3)")
+    ap.add_argument("--repeats", type=int, default=5, help="throughput: best of this many runs (default 5)")
     args = ap.parse_args()
     n = args.n
 

@@ -5,14 +5,13 @@ import importlib.util
 import os
 import shutil
 
-import jinja2
 import numpy as np
 
 from ...errors import ModelError, UnsupportedOp
 from ...ir.graph import Graph, Node, Tensor
 from ...ir.types import AP_QUANT_MODE, FixedType
 from ...codes import write_codes
-from ..common import Namer, render
+from ..common import Namer, render, template_env
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "..", "..", "templates", "hls")
 MAX_PORT_BITS = 64  # the testbench moves codes as 64-bit integers
@@ -30,8 +29,7 @@ def ap_types_dir() -> str:
 
 
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.abspath(TEMPLATES)), autoescape=False,
-                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    return template_env(TEMPLATES)
 
 
 def _rows(codes, per_row: int = 16) -> list[str]:

@@ -28,17 +28,21 @@ template <class T> unsigned long long unsigned_code(const T &v) {
 
 // y = x @ w + b over the last axis, OUTER rows at a time. ACC holds every partial sum exactly
 // (its width comes from the weights' real range), so the order of additions does not matter.
-// REUSE = 1: one multiplier per non-zero weight; REUSE = R: ceil(N_IN * N_OUT / R) multipliers, II = R.
-// W and B are the weight and bias types; w and b hold their integer codes.
+// W and B are the weight and bias types; w and b hold their integer codes (constants propagate into the logic).
+// The caller pipelines with II = REUSE; the ALLOCATION limit makes ceil(N_IN * N_OUT / REUSE) multipliers
+// serve all products, each one REUSE times per inference.
 template <class X, class W, class B, class ACC, class Y, int OUTER, int N_IN, int N_OUT, int REUSE, bool RELU,
           class WC, class BC>
 void dense(const X x[OUTER * N_IN], Y y[OUTER * N_OUT], const WC w[N_IN * N_OUT], const BC b[N_OUT]) {
 #pragma HLS INLINE
-    const int N_MULT = (N_IN * N_OUT + REUSE - 1) / REUSE;
-    (void)N_MULT;
+    constexpr int N_MULT = (OUTER * N_IN * N_OUT + REUSE - 1) / REUSE;
+    constexpr int BLOCK = (N_IN * N_OUT + REUSE - 1) / REUSE;
 #pragma HLS ALLOCATION operation instances=mul limit=N_MULT
+#pragma HLS ARRAY_RESHAPE variable=w block factor=BLOCK
+#pragma HLS ARRAY_PARTITION variable=b complete
 Rows:
     for (int o = 0; o < OUTER; o++) {
+#pragma HLS UNROLL
         ACC acc[N_OUT];
 #pragma HLS ARRAY_PARTITION variable=acc complete
     Bias:
@@ -46,16 +50,11 @@ Rows:
 #pragma HLS UNROLL
             acc[j] = (ACC)from_bits<B>(b[j]);
         }
-    Reuse:
-        for (int r = 0; r < REUSE; r++) {
-#pragma HLS PIPELINE II=1 rewind
-        Mult:
-            for (int m = 0; m < (N_IN * N_OUT + REUSE - 1) / REUSE; m++) {
+    Products:
+        for (int k = 0; k < N_IN * N_OUT; k++) {
 #pragma HLS UNROLL
-                const int k = r * ((N_IN * N_OUT + REUSE - 1) / REUSE) + m;
-                if (k < N_IN * N_OUT) {
-                    acc[k % N_OUT] += x[o * N_IN + k / N_OUT] * from_bits<W>(w[k]);
-                }
+            if (w[k] != 0) {  // a zero weight is no multiplier and no adder
+                acc[k % N_OUT] += x[o * N_IN + k / N_OUT] * from_bits<W>(w[k]);
             }
         }
     Out:
