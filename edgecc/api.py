@@ -70,7 +70,7 @@ def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: s
         raise ModelError(f"unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
     if not isinstance(graph, Graph):
         graph = load(graph, precision=precision, config=config)
-    cfg = getattr(graph, "config", None) or load_config(config, precision)
+    cfg = graph.config or load_config(config, precision)
     board_def = get_board(board)
     sched = schedule_graph(graph, board_def, cfg, clock_ns, latency_ns, latency_cycles, ii)
     with atomic_output(out) as tmp:

@@ -53,6 +53,7 @@ class Graph:
         self.inputs: list[str] = []
         self.outputs: list[str] = []
         self.meta: dict[str, Any] = {}  # provenance: source file, passes applied, precision defaults
+        self.config = None  # the CompileConfig it was lowered with (per-layer reuse factors for the scheduler)
 
     # ---- construction ---------------------------------------------------------------------------
     def add_tensor(self, tensor: Tensor) -> Tensor:

@@ -38,11 +38,6 @@ class QuantSpec:
             else "SAT"
         return t.with_modes(rounding=self.rounding, overflow=overflow)
 
-    def natural(self) -> bool:
-        """True when [lo, hi] is exactly the output type's own saturation range."""
-        t = self.out_type()
-        return (t.min_int, t.max_int) == (self.lo, self.hi)
-
 
 def int_range(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
     """QONNX min_int/max_int: narrow trims the bottom for signed, the top for unsigned."""

@@ -147,9 +147,6 @@ class FixedType:
             return f"{base}<{self.width},{self.integer}>"
         return f"{base}<{self.width},{self.integer},{q},{o}>"
 
-    def ap_int_type(self) -> str:
-        return f"ap_int<{self.width}>" if self.signed else f"ap_uint<{self.width}>"
-
     def c_int_type(self) -> str:
         """The smallest stdint type holding the codes (for MCU C)."""
         for bits in (8, 16, 32, 64):
