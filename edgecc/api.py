@@ -12,7 +12,7 @@ from .errors import ModelError
 from .ir.graph import Graph
 from .ir.passes import run_passes
 
-BACKENDS = ("hls",)
+BACKENDS = ("hls", "rtl")
 
 
 def _version() -> str:
@@ -46,14 +46,18 @@ class Project:
         with open(os.path.join(self.out_dir, "report.json")) as f:
             return json.load(f)
 
-    def run(self, x: np.ndarray, golden: bool = False, record: bool = True):
+    def run(self, x: np.ndarray, golden: bool = False, record: bool = True, **options):
         """Run the design in its simulator on float inputs; returns exact float64 outputs (see `run_result`)."""
-        return self.run_result(x, golden, record).outputs
+        return self.run_result(x, golden, record, **options).outputs
 
-    def run_result(self, x: np.ndarray, golden: bool = False, record: bool = True, quiet: bool = True):
+    def run_result(self, x: np.ndarray, golden: bool = False, record: bool = True, quiet: bool = True,
+                   simulator: str | None = None, stress: bool = False, waves: bool = False,
+                   hold_out_ready_low: int = 0):
+        """Simulate; the result carries outputs, golden codes, mismatches and (RTL) measured latency and II."""
         from . import sim
 
-        result = sim.run_project(self.out_dir, x, use_golden=golden, quiet=quiet)
+        result = sim.run_project(self.out_dir, x, use_golden=golden, quiet=quiet, simulator=simulator,
+                                 stress=stress, waves=waves, hold_out_ready_low=hold_out_ready_low)
         if record:
             sim.record(self.out_dir, result)
         return result
@@ -72,11 +76,14 @@ def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: s
         graph = load(graph, precision=precision, config=config)
     cfg = graph.config or load_config(config, precision)
     board_def = get_board(board)
-    sched = schedule_graph(graph, board_def, cfg, clock_ns, latency_ns, latency_cycles, ii)
+    sched = schedule_graph(graph, board_def, cfg, clock_ns, latency_ns, latency_cycles, ii, backend)
     with atomic_output(out) as tmp:
-        from .backends import hls
+        if backend == "hls":
+            from .backends import hls as emitter
+        else:
+            from .backends import rtl as emitter
 
-        facts = hls.emit(graph, sched, board_def, tmp, _version())
+        facts = emitter.emit(graph, sched, board_def, tmp, _version())
         with open(os.path.join(tmp, "model.ir.json"), "w", newline="\n") as f:
             f.write(graph.to_json() + "\n")
         report = {
@@ -87,6 +94,7 @@ def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: s
             "part": board_def.part,
             "clock_ns": sched.clock_ns,
             "top": facts["top"],
+            "family": board_def.family,
             "input_type": facts["input_type"],
             "output_type": facts["output_type"],
             "latency_cycles": sched.latency_cycles,
@@ -97,6 +105,8 @@ def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: s
             "layers": [l.to_json() for l in sched.layers],
             "targets": {"latency_cycles": latency_cycles, "latency_ns": latency_ns, "ii": ii},
         }
+        if "rtl_files" in facts:
+            report["rtl_files"] = facts["rtl_files"]
         with open(os.path.join(tmp, "report.json"), "w", newline="\n") as f:
             json.dump(report, f, indent=2, sort_keys=True)
             f.write("\n")

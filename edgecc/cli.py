@@ -47,7 +47,8 @@ def cmd_run(a) -> int:
     except (OSError, ValueError) as e:
         raise ModelError(f"cannot read input {a.input!r}: {str(e).splitlines()[0]}") from None
     project = api.Project(a.out)
-    result = project.run_result(x, golden=a.golden, quiet=False)
+    result = project.run_result(x, golden=a.golden, quiet=False, simulator=a.simulator, stress=a.stress,
+                                waves=a.waves)
     if a.output:
         np.save(a.output, result.outputs.astype(np.float64))
     if a.golden:
@@ -56,7 +57,15 @@ def cmd_run(a) -> int:
     status = "all match" if result.mismatches == 0 else f"{result.mismatches} MISMATCH"
     print(f"edgecc: {result.simulator}: {result.vectors} vectors, {result.mismatches} mismatches against the golden "
           f"model ({status}) in {result.seconds:.2f} s")
-    return 0 if result.mismatches == 0 else 1
+    ok = result.mismatches == 0
+    if result.latency_cycles is not None:
+        r = project.report
+        timing_ok = a.stress or (result.latency_cycles == r["latency_cycles"] == result.latency_max
+                                 and result.ii_cycles == r["ii_cycles"])
+        print(f"edgecc: measured latency {result.latency_cycles} cycles, II {result.ii_cycles} "
+              f"(predicted {r['latency_cycles']}, {r['ii_cycles']}){'' if timing_ok else ': TIMING MISMATCH'}")
+        ok = ok and timing_ok
+    return 0 if ok else 1
 
 
 def cmd_report(a) -> int:
@@ -119,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--input", required=True, help="X.npy, float [N, *input_shape]")
     r.add_argument("--output", help="Y.npy to write, float64 [N, *output_shape]")
     r.add_argument("--golden", action="store_true", help="run the bit-exact Python golden model instead")
-    r.add_argument("--simulator", choices=["verilator", "icarus"], help="rtl only")
+    r.add_argument("--simulator", choices=["verilator", "icarus"], help="rtl only (default verilator)")
+    r.add_argument("--stress", action="store_true", help="rtl: random input gaps and out_ready low cycles")
+    r.add_argument("--waves", action="store_true", help="rtl: write a waveform into OUT/waves/")
     r.add_argument("--target", choices=["host", "qemu"], help="c only")
     r.set_defaults(fn=cmd_run)
 
@@ -134,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "backend", "hls") != "hls":
-        print(f"edgecc: error: backend {args.backend!r} is not implemented yet (available: hls)", file=sys.stderr)
+    if getattr(args, "backend", "hls") == "c":
+        print("edgecc: error: backend 'c' is not implemented yet (available: hls, rtl)", file=sys.stderr)
         return 2
     try:
         return args.fn(args)

@@ -100,3 +100,20 @@ def render(env, template: str, path: str, **data) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", newline="\n") as f:
         f.write(text if text.endswith("\n") else text + "\n")
+
+
+def write_test_vectors(g, tb_dir: str, n_random: int = 61) -> int:
+    """Deterministic test vectors over the whole input range (extremes and zero first) and their golden outputs."""
+    import numpy as np
+
+    from ..codes import write_codes
+    from ..ir.golden import run_codes
+
+    in_t = g.tensor(g.hw_inputs()[0])
+    rng = np.random.default_rng(0)
+    edges = np.array([[in_t.type.min_int] * in_t.size, [in_t.type.max_int] * in_t.size, [0] * in_t.size])
+    rand = rng.integers(in_t.type.min_int, in_t.type.max_int, size=(n_random, in_t.size), endpoint=True)
+    codes = np.concatenate([edges, rand]).astype(np.int64).reshape((-1,) + tuple(in_t.shape))
+    write_codes(os.path.join(tb_dir, "input_codes.txt"), codes)
+    write_codes(os.path.join(tb_dir, "output_codes.txt"), run_codes(g, [codes])[0])
+    return len(codes)

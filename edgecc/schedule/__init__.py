@@ -35,13 +35,20 @@ class LayerEstimate:
 class Schedule:
     clock_ns: float
     layers: list[LayerEstimate] = field(default_factory=list)
+    backend: str = "hls"
+    exact_latency: int | None = None  # RTL: known to the cycle from the plan
+    exact_ii: int | None = None
 
     @property
     def latency_cycles(self) -> int:
+        if self.exact_latency is not None:
+            return self.exact_latency
         return sum(l.latency_cycles for l in self.layers) + 1  # +1: the input register
 
     @property
     def ii_cycles(self) -> int:
+        if self.exact_ii is not None:
+            return self.exact_ii
         return max([l.ii_cycles for l in self.layers] or [1])
 
     @property
@@ -98,8 +105,26 @@ def estimate(g: Graph, node: Node, reuse: int, clock_ns: float) -> LayerEstimate
     return LayerEstimate(node.name, node.op, 1, 0, 1, {"lut": 0, "ff": 0, "dsp": 0, "bram": 0}, str(out_t))
 
 
+def _rtl_schedule(g: Graph, nodes: list[Node], reuse: dict[int, int], clock_ns: float) -> Schedule:
+    """RTL: per-layer figures from the unit plan, and the design's exact latency and II."""
+    from . import rtl
+
+    names = {n.name: reuse[id(n)] for n in nodes}
+    units = rtl.plan_units(g, clock_ns, names)
+    ii = rtl.design_ii(units)
+    by_node = {id(u.nodes[0]): u for u in units}
+    layers = []
+    for n in nodes:
+        est = estimate(g, n, reuse[id(n)], clock_ns)
+        unit = by_node.get(id(n))
+        est.latency_cycles = unit.stages * ii if unit else 0
+        est.ii_cycles = ii
+        layers.append(est)
+    return Schedule(clock_ns, layers, "rtl", rtl.latency_cycles(g, units), ii)
+
+
 def schedule_graph(g: Graph, board, config, clock_ns: float | None = None, latency_ns: float | None = None,
-                   latency_cycles: int | None = None, ii: int | None = None) -> Schedule:
+                   latency_cycles: int | None = None, ii: int | None = None, backend: str = "hls") -> Schedule:
     """Choose a reuse factor per layer and write it onto the nodes.
 
     Without a target every layer is fully parallel (II=1) unless the config fixes its reuse. An II target
@@ -122,6 +147,8 @@ def schedule_graph(g: Graph, board, config, clock_ns: float | None = None, laten
         reuse[id(n)] = min(r, cap) if n.op == "Dense" else 1
 
     def build() -> Schedule:
+        if backend == "rtl":
+            return _rtl_schedule(g, nodes, reuse, clock_ns)
         return Schedule(clock_ns, [estimate(g, n, reuse[id(n)], clock_ns) for n in nodes])
 
     sched = build()
@@ -131,8 +158,11 @@ def schedule_graph(g: Graph, board, config, clock_ns: float | None = None, laten
                                f"bottleneck layer {worst.name!r} (reuse fixed by the config)")
     if latency_cycles is not None:
         if sched.latency_cycles > latency_cycles:
-            best = Schedule(clock_ns, [estimate(g, n, reuse[id(n)] if n.name in fixed else 1, clock_ns)
-                                       for n in nodes])
+            saved = dict(reuse)
+            reuse.update({id(n): 1 for n in nodes if n.name not in fixed})
+            best = build()
+            reuse.clear()
+            reuse.update(saved)
             bottleneck = best.bottleneck()
             raise InfeasibleTarget(
                 f"latency target {latency_cycles} cycles ({latency_cycles * clock_ns:g} ns) is not reachable: "

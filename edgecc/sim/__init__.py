@@ -23,6 +23,9 @@ class RunResult:
     mismatches: int              # vectors with any differing output
     simulator: str
     seconds: float
+    latency_cycles: int | None = None   # measured, RTL only
+    ii_cycles: int | None = None
+    latency_max: int | None = None
 
 
 def load_project(out_dir: str) -> tuple[dict, Graph]:
@@ -37,7 +40,9 @@ def load_project(out_dir: str) -> tuple[dict, Graph]:
     return report, graph
 
 
-def run_project(out_dir: str, x: np.ndarray, use_golden: bool = False, quiet: bool = False) -> RunResult:
+def run_project(out_dir: str, x: np.ndarray, use_golden: bool = False, quiet: bool = False,
+                simulator: str | None = None, stress: bool = False, waves: bool = False,
+                hold_out_ready_low: int = 0) -> RunResult:
     report, graph = load_project(out_dir)
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.number):
@@ -57,6 +62,18 @@ def run_project(out_dir: str, x: np.ndarray, use_golden: bool = False, quiet: bo
             want = golden.run_codes(graph, hw_in)[0]
             got = pending.result()
         simulator = "csim-g++"
+    elif report["backend"] == "rtl":
+        from . import rtlsim
+
+        simulator = simulator or "verilator"
+        in_t, out_t = graph.tensor(graph.hw_inputs()[0]).type, graph.tensor(out_name).type
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(rtlsim.run, out_dir, report, hw_in[0], graph.tensor(out_name).shape,
+                                  out_t.signed, in_t.width, out_t.width, simulator, stress, waves,
+                                  hold_out_ready_low, 1, quiet)
+            want = golden.run_codes(graph, hw_in)[0]
+            cycle_run = pending.result()
+        got = cycle_run.codes
     else:
         raise ModelError(f"no simulator for backend {report['backend']!r} yet")
     seconds = time.perf_counter() - start
@@ -64,7 +81,11 @@ def run_project(out_dir: str, x: np.ndarray, use_golden: bool = False, quiet: bo
     flat_got, flat_want = np.asarray(got).reshape(n, -1), np.asarray(want).reshape(n, -1)
     mismatches = int(np.sum(np.any(flat_got != flat_want, axis=1))) if got.shape == want.shape else n
     out_t = graph.tensor(out_name).type
-    return RunResult(out_t.to_float(got), got, want, n, mismatches, simulator, seconds)
+    result = RunResult(out_t.to_float(got), got, want, n, mismatches, simulator, seconds)
+    if report["backend"] == "rtl" and not use_golden:
+        result.latency_cycles, result.ii_cycles = cycle_run.latency_cycles, cycle_run.ii_cycles
+        result.latency_max = cycle_run.latency_max
+    return result
 
 
 def record(out_dir: str, result: RunResult) -> dict:
@@ -73,7 +94,7 @@ def record(out_dir: str, result: RunResult) -> dict:
     with open(path) as f:
         report = json.load(f)
     report["sim"] = {"simulator": result.simulator, "vectors": result.vectors, "mismatches": result.mismatches,
-                     "latency_cycles": None, "ii_cycles": None}
+                     "latency_cycles": result.latency_cycles, "ii_cycles": result.ii_cycles}
     with open(path, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
         f.write("\n")

@@ -10,8 +10,7 @@ import numpy as np
 from ...errors import ModelError, UnsupportedOp
 from ...ir.graph import Graph, Node, Tensor
 from ...ir.types import AP_QUANT_MODE, FixedType
-from ...codes import write_codes
-from ..common import Namer, render, template_env
+from ..common import Namer, render, template_env, write_test_vectors
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "..", "..", "templates", "hls")
 MAX_PORT_BITS = 64  # the testbench moves codes as 64-bit integers
@@ -194,25 +193,9 @@ def emit(g: Graph, sched, board, out_dir: str, version: str) -> dict:
     render(env, "build_hls.tcl.j2", os.path.join(out_dir, "build_hls.tcl"), **common, board=board.name,
            part=board.part)
     shutil.copytree(ap_types_dir(), os.path.join(out_dir, "ap_types"))
-    n_tb = _write_tb_data(g, os.path.join(out_dir, "tb_data"))
+    n_tb = write_test_vectors(g, os.path.join(out_dir, "tb_data"))
     render(env, "README.md.j2", os.path.join(out_dir, "README.md"), **common, board=board.name, part=board.part,
            n_input=g.tensor(hw_in[0]).size, n_output=g.tensor(outputs[0]).size,
            input_type=in_t.ap_type(with_modes=False), output_type=out_t.ap_type(with_modes=False),
            layers=[{**l.to_json(), "name": _label(l.name)} for l in sched.layers], n_tb=n_tb)
     return {"top": top, "input_type": str(in_t), "output_type": str(out_t)}
-
-
-def _write_tb_data(g: Graph, tb_dir: str, n_random: int = 61) -> int:
-    """Deterministic test vectors over the whole input range (extremes and zero first) and their golden outputs."""
-    from ...ir.golden import run_codes
-
-    in_t = g.tensor(g.hw_inputs()[0])
-    rng = np.random.default_rng(0)
-    edges = np.array([[in_t.type.min_int] * in_t.size, [in_t.type.max_int] * in_t.size, [0] * in_t.size])
-    rand = rng.integers(in_t.type.min_int, in_t.type.max_int, size=(n_random, in_t.size), endpoint=True)
-    codes = np.concatenate([edges, rand]).astype(np.int64).reshape((-1,) + tuple(in_t.shape))
-    out = run_codes(g, [codes])[0]
-    write_codes(os.path.join(tb_dir, "input_codes.txt"), codes)
-    write_codes(os.path.join(tb_dir, "output_codes.txt"), out)
-    return len(codes)
-

@@ -1,0 +1,122 @@
+"""The RTL micro-architecture plan: which IR nodes form one pipelined unit, its register stages, and exact timing.
+
+The RTL design is one lock-step pipeline: every register advances together, once per beat of II cycles.
+A unit is a computing node (Dense, Add) with the zero-cost nodes that follow it alone (Relu, Quantize,
+Reshape), registered once at its end; a fully parallel Dense adds a register every `levels_per_stage` adder
+levels. Latency from an accepted input to its output is exactly 1 + S * II cycles, S the register stages on the
+longest path after the input register; both the backend and the scheduler use this one plan.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir.graph import Graph, Node
+
+ZERO_COST = ("Relu", "Quantize", "Reshape")
+
+
+def csd_digits(value: int) -> list[tuple[int, int]]:
+    """Canonical signed digits of an integer: [(sign, shift)], value = sum sign * 2**shift, fewest nonzero digits."""
+    digits, shift, v = [], 0, int(value)
+    while v:
+        if v & 1:
+            d = 2 - (v & 3)  # +1 if v = 1 mod 4, -1 if v = 3 mod 4
+            digits.append((d, shift))
+            v -= d
+        v >>= 1
+        shift += 1
+    return digits
+
+
+def dense_terms(w_column: np.ndarray, bias: int) -> int:
+    """Leaves of one output's adder tree: one per nonzero CSD digit of its weights, plus a nonzero bias."""
+    return sum(len(csd_digits(int(v))) for v in np.ravel(w_column)) + (1 if bias else 0)
+
+
+def tree_depth(n_terms: int) -> int:
+    return math.ceil(math.log2(n_terms)) if n_terms > 1 else 0
+
+
+def levels_per_stage(clock_ns: float) -> int:
+    """Adder levels between registers: ~2 ns per level of a carry-chain adder at these widths."""
+    return max(1, int(clock_ns // 2))
+
+
+@dataclass
+class Unit:
+    kind: str                       # "dense", "dense_reuse", "add", "comb"
+    nodes: list[Node]               # the computing node first, then the zero-cost nodes fused behind it
+    stages: int                     # register stages (beats) from its inputs to its output
+    depth: int = 0                  # adder-tree levels (fully parallel Dense)
+    reuse: int = 1
+    inputs: list[str] = field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        return self.nodes[-1].output
+
+    @property
+    def name(self) -> str:
+        return self.nodes[0].name
+
+
+def _dense_depth(g: Graph, node: Node) -> int:
+    w = np.asarray(g.tensor(node.inputs[1]).data)
+    bias = np.asarray(g.tensor(node.inputs[2]).data) if len(node.inputs) > 2 else np.zeros(w.shape[1], dtype=np.int64)
+    return max([tree_depth(dense_terms(w[:, j], int(bias[j]))) for j in range(w.shape[1])] or [0])
+
+
+def plan_units(g: Graph, clock_ns: float, reuse: dict[str, int] | None = None) -> list[Unit]:
+    reuse = reuse or {}
+    k = levels_per_stage(clock_ns)
+    units: list[Unit] = []
+    absorbed: set[int] = set()
+    for node in g.compute_nodes():
+        if id(node) in absorbed:
+            continue
+        nodes = [node]
+        if node.op in ("Dense", "Add"):
+            tail = node
+            while True:
+                users = g.consumers(tail.output)
+                if len(users) != 1 or users[0].op not in ZERO_COST or tail.output in g.outputs:
+                    break
+                tail = users[0]
+                nodes.append(tail)
+                absorbed.add(id(tail))
+        inputs = [t for t in node.inputs if not g.tensor(t).is_const]
+        if node.op == "Dense":
+            r = int(reuse.get(node.name, node.attrs.get("reuse_factor", 1)))
+            if r > 1:
+                units.append(Unit("dense_reuse", nodes, 1, 0, r, inputs))
+            else:
+                depth = _dense_depth(g, node)
+                units.append(Unit("dense", nodes, max(1, math.ceil(depth / k)), depth, 1, inputs))
+        elif node.op == "Add":
+            units.append(Unit("add", nodes, 1, 0, 1, inputs))
+        else:
+            units.append(Unit("comb", nodes, 0, 0, 1, inputs))
+    return units
+
+
+def timing(g: Graph, units: list[Unit]) -> tuple[dict[str, int], int]:
+    """Beat at which every tensor is available (the input register is beat 0), and the output stage S >= 1."""
+    arrival = {t: 0 for t in g.hw_inputs()}
+    for u in units:
+        start = max((arrival[t] for t in u.inputs), default=0)
+        for n in u.nodes:
+            arrival[n.output] = start + u.stages
+    stages = max(arrival[t] for t in g.outputs)
+    return arrival, max(stages, 1)
+
+
+def design_ii(units: list[Unit]) -> int:
+    return max([u.reuse for u in units] or [1])
+
+
+def latency_cycles(g: Graph, units: list[Unit]) -> int:
+    _, stages = timing(g, units)
+    return 1 + stages * design_ii(units)
