@@ -4,6 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
+# Tools with no wheel, from Debian: Icarus, Yosys, nextpnr/icestorm for iCE40, ccache for Verilator builds.
+APT_PACKAGES := iverilog yosys nextpnr-ice40 fpga-icestorm ccache g++ make
+APT_TOOLS    := iverilog vvp yosys nextpnr-ice40 icepack ccache g++ make
 
 .PHONY: setup demo test bench clean
 
@@ -12,8 +15,16 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	@command -v g++ >/dev/null || echo "edgecc: g++ is missing; run: apt-get install -y g++"
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	@missing=""; for t in $(APT_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "edgecc: installing$$missing with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	  else \
+	    echo "edgecc: missing tools:$$missing; run: sudo apt-get install -y $(APT_PACKAGES)"; \
+	  fi; \
+	fi
 	touch $(STAMP)
 
 demo: setup
@@ -24,6 +35,7 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/vs_hls4ml.py
+	$(PY) benchmarks/vs_da4ml.py
 
 clean:
 	rm -rf $(VENV) build examples/out* bench_out .pytest_cache

@@ -41,6 +41,15 @@ class Project:
     def __init__(self, out_dir: str):
         self.out_dir = out_dir
 
+    def synth(self, quiet: bool = True) -> dict:
+        """Yosys resources (and nextpnr Fmax on iCE40) of an RTL project, stored in report.json `synth`."""
+        from .boards import get_board
+        from .sim import synth, update_report
+
+        result = synth.synthesize(self.out_dir, self.report, get_board(self.report["board"]), quiet)
+        update_report(self.out_dir, "synth", result)
+        return result
+
     @property
     def report(self) -> dict:
         with open(os.path.join(self.out_dir, "report.json")) as f:
@@ -105,8 +114,9 @@ def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: s
             "layers": [l.to_json() for l in sched.layers],
             "targets": {"latency_cycles": latency_cycles, "latency_ns": latency_ns, "ii": ii},
         }
-        if "rtl_files" in facts:
-            report["rtl_files"] = facts["rtl_files"]
+        for key in ("rtl_files", "in_width", "out_width"):
+            if key in facts:
+                report[key] = facts[key]
         with open(os.path.join(tmp, "report.json"), "w", newline="\n") as f:
             json.dump(report, f, indent=2, sort_keys=True)
             f.write("\n")

@@ -87,6 +87,18 @@ def cmd_report(a) -> int:
     return 0
 
 
+def cmd_synth(a) -> int:
+    from . import api
+    from .sim import load_project
+
+    load_project(a.out)
+    r = api.Project(a.out).synth(quiet=False)
+    fmax = f", Fmax {r['fmax_mhz']:g} MHz (nextpnr)" if r.get("fmax_mhz") else ""
+    print(f"edgecc: {r['target']}: LUT {r['lut']}, FF {r['ff']}, CARRY {r['carry']}, DSP {r['dsp']}, "
+          f"BRAM {r['bram']}, logic levels {r['logic_levels']}{fmax}")
+    return 0
+
+
 def cmd_boards(a) -> int:
     from .boards import known_boards
 
@@ -138,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("out")
     rep.set_defaults(fn=cmd_report)
 
+    sy = sub.add_parser("synth", help="rtl: Yosys resources and logic depth (nextpnr Fmax on iCE40)")
+    sy.add_argument("out")
+    sy.set_defaults(fn=cmd_synth)
+
     b = sub.add_parser("boards", help="list the known boards")
     b.set_defaults(fn=cmd_boards)
     return p
@@ -155,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `edgecc report OUT | head`
+        return 0
 
 
 if __name__ == "__main__":

@@ -9,26 +9,19 @@ import pytest
 
 import edgecc
 from helpers import compile_run_compare, probe_inputs
-from models import float_mlp, qdq_mlp, qonnx_mlp
+from models import float_mlp
 from references import ort_reference, qonnx_reference
+from suite import models
 
 N = 1200
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "jet_tagging_mlp.onnx")
 
-QONNX_CASES = {
-    "round_unsigned_act": dict(rounding="ROUND"),
-    "floor_signed_act": dict(rounding="FLOOR", act_signed=True),
-    "ceil_narrow_unsigned": dict(rounding="CEIL", act_narrow=True),
-    "half_up_signed_narrow": dict(rounding="HALF_UP", act_signed=True, act_narrow=True),
-    "up_down_deep": dict(rounding="UP", sizes=(12, 20, 16, 6)),
-    "half_down_wide": dict(rounding="HALF_DOWN", in_bits=12, in_frac=8, act_bits=10, act_frac=6),
-    "down_no_output_quant": dict(rounding="DOWN", out_quant=False),
-}
+SUITE = models()
 
 
-@pytest.mark.parametrize("case", sorted(QONNX_CASES))
-def test_qonnx_mlp_golden_matches_qonnx_and_csim_matches_golden(case, tmp_path, gxx):
-    model = qonnx_mlp(seed=hash(case) % 1000, **QONNX_CASES[case])
+@pytest.mark.parametrize("case", sorted(k for k, v in SUITE.items() if v[1] == "qonnx"))
+def test_qonnx_golden_matches_qonnx_and_csim_matches_golden(case, tmp_path, gxx):
+    model = SUITE[case][0]
     graph = edgecc.load(model)
     x = probe_inputs(graph, N, seed=1)
     golden = graph.golden(x)
@@ -46,17 +39,9 @@ def test_example_jet_tagging_model(tmp_path, gxx):
     compile_run_compare(graph, x, tmp_path, board="zcu104")
 
 
-QDQ_CASES = {
-    "uint8_zp0": dict(act_dtype="uint8", act_zp=0),
-    "uint8_zp128": dict(act_dtype="uint8", act_zp=128),
-    "uint8_zp10": dict(act_dtype="uint8", act_zp=10),
-    "int8": dict(act_dtype="int8", frac=3, w_frac=7),
-}
-
-
-@pytest.mark.parametrize("case", sorted(QDQ_CASES))
-def test_qdq_mlp_golden_matches_onnxruntime_and_csim_matches_golden(case, tmp_path, gxx):
-    model = qdq_mlp(seed=len(case), **QDQ_CASES[case])
+@pytest.mark.parametrize("case", sorted(k for k, v in SUITE.items() if v[1] == "ort"))
+def test_qdq_golden_matches_onnxruntime_and_csim_matches_golden(case, tmp_path, gxx):
+    model = SUITE[case][0]
     graph = edgecc.load(model)
     x = probe_inputs(graph, N, seed=2)
     golden = graph.golden(x)

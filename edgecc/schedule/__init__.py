@@ -119,6 +119,7 @@ def _rtl_schedule(g: Graph, nodes: list[Node], reuse: dict[int, int], clock_ns: 
         unit = by_node.get(id(n))
         est.latency_cycles = unit.stages * ii if unit else 0
         est.ii_cycles = ii
+        est.resources = rtl.unit_resources(g, unit) if unit else {"lut": 0, "ff": 0, "dsp": 0, "bram": 0}
         layers.append(est)
     return Schedule(clock_ns, layers, "rtl", rtl.latency_cycles(g, units), ii)
 

@@ -120,3 +120,33 @@ def design_ii(units: list[Unit]) -> int:
 def latency_cycles(g: Graph, units: list[Unit]) -> int:
     _, stages = timing(g, units)
     return 1 + stages * design_ii(units)
+
+
+def unit_resources(g: Graph, unit: Unit) -> dict:
+    """First-order LUT/FF/DSP counts of one unit as the backend builds it (one LUT per adder bit)."""
+    out_t = g.tensor(unit.output).type
+    out_bits = g.tensor(unit.output).size * out_t.width
+    node = unit.nodes[0]
+    if unit.kind == "dense":
+        acc = node.attrs["accumulator_type"]
+        x_t = g.tensor(node.inputs[0]).type
+        w = np.asarray(g.tensor(node.inputs[1]).data)
+        outer = g.tensor(node.inputs[0]).size // w.shape[0]
+        terms = [sum(len(csd_digits(int(v))) for v in w[:, j]) + 1 for j in range(w.shape[1])] * outer
+        adders = sum(max(t - 1, 0) for t in terms)
+        width = (acc.width + x_t.width) // 2 + 1  # adders widen from the inputs to the accumulator
+        k = max(1, -(-unit.depth // unit.stages)) if unit.depth else 1
+        pipeline = sum(-(-t // (1 << level)) for t in terms for level in range(k, unit.depth, k)) * width
+        return {"lut": adders * width, "ff": out_bits + pipeline, "dsp": 0, "bram": 0}
+    if unit.kind == "dense_reuse":
+        acc = node.attrs["accumulator_type"]
+        x_t, w_t = g.tensor(node.inputs[0]).type, g.tensor(node.inputs[1]).type
+        k, m = g.tensor(node.inputs[1]).shape
+        outer = g.tensor(node.inputs[0]).size // k
+        mults = m * -(-k // unit.reuse) * outer
+        wide = x_t.width + w_t.width > 16
+        lut = mults * (acc.width + (0 if wide else x_t.width * w_t.width // 2))
+        return {"lut": lut, "ff": out_bits + m * outer * acc.width, "dsp": mults if wide else 0, "bram": 0}
+    if unit.kind == "add":
+        return {"lut": out_bits, "ff": out_bits, "dsp": 0, "bram": 0}
+    return {"lut": out_bits if any(n.op == "Quantize" for n in unit.nodes) else 0, "ff": 0, "dsp": 0, "bram": 0}

@@ -88,14 +88,20 @@ def run_project(out_dir: str, x: np.ndarray, use_golden: bool = False, quiet: bo
     return result
 
 
-def record(out_dir: str, result: RunResult) -> dict:
-    """Store the measured figures in OUT/report.json (`sim`)."""
+def update_report(out_dir: str, key: str, value: dict) -> dict:
+    """Set one section of OUT/report.json (`sim`, `synth`, `build`), keeping the rest."""
     path = os.path.join(out_dir, "report.json")
     with open(path) as f:
         report = json.load(f)
-    report["sim"] = {"simulator": result.simulator, "vectors": result.vectors, "mismatches": result.mismatches,
-                     "latency_cycles": result.latency_cycles, "ii_cycles": result.ii_cycles}
+    report[key] = value
     with open(path, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
         f.write("\n")
     return report
+
+
+def record(out_dir: str, result: RunResult) -> dict:
+    """Store the measured figures in OUT/report.json (`sim`)."""
+    return update_report(out_dir, "sim", {
+        "simulator": result.simulator, "vectors": result.vectors, "mismatches": result.mismatches,
+        "latency_cycles": result.latency_cycles, "ii_cycles": result.ii_cycles})

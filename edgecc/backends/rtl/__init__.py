@@ -100,7 +100,7 @@ def _dense(net: Netlist, g: Graph, unit: plan.Unit, x: list[Sig], k: int) -> tup
     return outputs, acc_frac
 
 
-def _dense_reuse(net: Netlist, g: Graph, unit: plan.Unit, x: list[Sig]) -> tuple[list[Sig], int]:
+def _dense_reuse(net: Netlist, g: Graph, unit: plan.Unit, x: list[Sig], k: int = 0) -> tuple[list[Sig], int]:
     """ceil(K / R) multipliers per output, each fed one input and one weight per phase; an accumulator per output
     adds them; the sum after the last phase leaves through the unit's register."""
     node = unit.nodes[0]
@@ -188,10 +188,11 @@ def emit(g: Graph, sched, board, out_dir: str, version: str) -> dict:
             ports.append({"port": port, "width": _bus_width(g, t), "signal": src})
             values_in.append(_unpack(net, g, t, port))
         first = unit.nodes[0]
-        if unit.kind == "dense":
-            values, frac = _dense(net, g, unit, values_in[0], k)
-        elif unit.kind == "dense_reuse":
-            values, frac = _dense_reuse(net, g, unit, values_in[0])
+        if unit.kind in ("dense", "dense_reuse"):
+            build = _dense if unit.kind == "dense" else _dense_reuse
+            values, frac = build(net, g, unit, values_in[0], k)
+            if first.attrs.get("activation") == "relu":
+                values = [net.relu(v) for v in values]
         elif unit.kind == "add":
             operands = [values_in.pop(0) if not g.tensor(t).is_const else _const_values(g, t) for t in first.inputs]
             values, frac = _add(net, g, first, operands[0], operands[1])
@@ -225,6 +226,7 @@ def emit(g: Graph, sched, board, out_dir: str, version: str) -> dict:
             "phase_width": max(1, (ii - 1).bit_length()),
         })
         instances.append({"module": mod, "inst": f"u{idx}_{mod}", "ports": ports, "out": out_wire,
+                          "clocked": bool(net.regs) or unit.stages > 0,
                           "out_width": _bus_width(g, unit.output), "uses_phase": uses_phase,
                           "uses_en": modules[-1]["uses_en"], "uses_adv": modules[-1]["uses_adv"]})
 
@@ -250,4 +252,4 @@ def emit(g: Graph, sched, board, out_dir: str, version: str) -> dict:
            n_in=g.tensor(hw_in[0]).size, n_out=g.tensor(out_tensor).size,
            layers=[{**l.to_json(), "name": _label(l.name)} for l in sched.layers])
     return {"top": top, "input_type": str(g.tensor(hw_in[0]).type), "output_type": str(g.tensor(out_tensor).type),
-            "rtl_files": files}
+            "rtl_files": files, "in_width": common["in_width"], "out_width": common["out_width"]}

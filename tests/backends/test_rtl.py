@@ -1,0 +1,172 @@
+"""The RTL backend: every suite model bit-exact on Verilator and Icarus (plain and under stress), measured latency
+and II equal to the prediction, lint-clean Verilog, backpressure, reuse, synthesis."""
+from __future__ import annotations
+
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+import edgecc
+from conftest import require_tool
+from helpers import probe_inputs
+from models import qonnx_mlp
+from suite import models
+
+SUITE = models()
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "jet_tagging_mlp.onnx")
+N = 1000
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    """One RTL project per (model, options), shared by the tests of this module."""
+    cache = {}
+
+    def get(name, model, **options):
+        key = (name, tuple(sorted(options.items())))
+        if key not in cache:
+            graph = edgecc.load(model)
+            out = tmp_path_factory.mktemp("rtl") / name
+            cache[key] = (graph, edgecc.compile(graph, backend="rtl", out=str(out), **options))
+        return cache[key]
+    return get
+
+
+def simulator_available(simulator):
+    if simulator == "icarus":
+        require_tool("iverilog")
+    else:
+        from edgecc.sim.rtlsim import verilator_bin
+
+        if not verilator_bin():
+            require_tool("verilator")
+
+
+def assert_exact(project, graph, x, simulator, stress=False, **options):
+    result = project.run_result(x, simulator=simulator, stress=stress, **options)
+    assert result.vectors == len(x)
+    assert result.mismatches == 0, f"{result.mismatches} of {len(x)} vectors differ from the golden model"
+    np.testing.assert_array_equal(result.codes, result.golden_codes)
+    if not stress and not options:
+        report = project.report
+        assert result.latency_cycles == result.latency_max == report["latency_cycles"]
+        assert result.ii_cycles == report["ii_cycles"]
+        assert report["sim"]["latency_cycles"] == report["latency_cycles"]
+    return result
+
+
+@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+@pytest.mark.parametrize("name", sorted(SUITE))
+def test_rtl_matches_golden_with_exact_latency_and_under_stress(name, simulator, compiled):
+    simulator_available(simulator)
+    graph, project = compiled(name, SUITE[name][0])
+    x = probe_inputs(graph, N, seed=3)
+    assert_exact(project, graph, x, simulator)
+    assert_exact(project, graph, x[::-1].copy(), simulator, stress=True)
+
+
+@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+def test_rtl_reuse_factor_shares_multipliers_at_exact_ii(simulator, compiled):
+    simulator_available(simulator)
+    graph, project = compiled("qonnx_ii4", SUITE["qonnx_round_unsigned_act"][0], ii=4)
+    report = project.report
+    assert report["ii_cycles"] == 4
+    assert all(l["reuse"] == 4 for l in report["layers"] if l["op"] == "Dense")
+    x = probe_inputs(graph, N, seed=4)
+    assert_exact(project, graph, x, simulator)
+    assert_exact(project, graph, x, simulator, stress=True)
+
+
+@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+def test_example_model_rtl(simulator, compiled):
+    simulator_available(simulator)
+    graph, project = compiled("jet", EXAMPLE, board="zcu104")
+    assert_exact(project, graph, probe_inputs(graph, N, seed=5), simulator)
+
+
+@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+def test_rtl_backpressure_loses_and_repeats_nothing(simulator, compiled):
+    simulator_available(simulator)
+    graph, project = compiled("qonnx_round_unsigned_act", SUITE["qonnx_round_unsigned_act"][0])
+    x = probe_inputs(graph, 200, seed=6)
+    # out_ready held low for 300 cycles while inputs keep coming: the pipeline fills, stalls, then drains
+    result = assert_exact(project, graph, x, simulator, hold_out_ready_low=300)
+    assert len(result.codes) == 200
+
+
+@pytest.mark.parametrize("name", sorted(SUITE) + ["ii4", "jet"])
+def test_generated_verilog_is_lint_clean(name, compiled):
+    from edgecc.sim.rtlsim import verilator_bin
+
+    path = verilator_bin()
+    if not path:
+        require_tool("verilator")
+    if name == "jet":
+        _, project = compiled("jet", EXAMPLE, board="zcu104")
+    else:
+        model = SUITE.get(name, SUITE["qonnx_round_unsigned_act"])[0]
+        _, project = compiled(name if name in SUITE else "qonnx_ii4", model, **({"ii": 4} if name == "ii4" else {}))
+    report = project.report
+    files = [os.path.join(project.out_dir, f) for f in report["rtl_files"]]
+    proc = subprocess.run([os.path.join(path, "verilator"), "--lint-only", "-Wall", "--top-module", report["top"],
+                           *files], capture_output=True, text=True)
+    assert proc.returncode == 0 and "%Warning" not in proc.stderr and "%Error" not in proc.stderr, proc.stderr[:2000]
+
+
+def test_rtl_project_contents(compiled):
+    _, project = compiled("qonnx_round_unsigned_act", SUITE["qonnx_round_unsigned_act"][0])
+    out = project.out_dir
+    report = project.report
+    assert report["backend"] == "rtl" and report["rtl_files"][-1] == f"rtl/{report['top']}.v"
+    tcl = open(os.path.join(out, "vivado", "build_vivado.tcl")).read()
+    assert "synth_design" in tcl and "route_design" in tcl and "report_utilization" in tcl
+    assert "create_clock -period 10" in open(os.path.join(out, "vivado", f"{report['top']}.xdc")).read()
+    top = open(os.path.join(out, "rtl", f"{report['top']}.v")).read()
+    for port in ("in_valid", "in_ready", "in_data", "out_valid", "out_ready", "out_data"):
+        assert port in top
+
+
+def test_rtl_op_without_an_emitter_fails_at_compile_time(tmp_path):
+    from edgecc.ir import ops
+
+    class Mystery(ops.OpDef):  # an IR op the RTL backend has never heard of
+        name = "Mystery"
+
+        def infer(self, g, node):
+            return g.tensor(node.inputs[0]).type
+
+        def evaluate(self, g, node, args):
+            return args[0]
+
+    ops.OPS["Mystery"] = Mystery()
+    try:
+        graph = edgecc.load(qonnx_mlp(sizes=(4, 3)))
+        relu = next(n for n in graph.nodes if n.op == "Quantize" and n.inputs[0] not in graph.inputs)
+        relu.op = "Mystery"
+        with pytest.raises(edgecc.UnsupportedOp, match="Mystery"):
+            edgecc.compile(graph, backend="rtl", out=str(tmp_path / "o"))
+        assert not (tmp_path / "o").exists()
+    finally:
+        del ops.OPS["Mystery"]
+
+
+def test_synth_counts_xilinx_resources(tmp_path):
+    require_tool("yosys")
+    graph = edgecc.load(qonnx_mlp(sizes=(6, 4, 3), seed=2))
+    project = edgecc.compile(graph, backend="rtl", out=str(tmp_path / "o"), board="pynq-z2")
+    r = project.synth()
+    assert r["target"] == "xilinx-xc7" and r["lut"] > 0 and r["ff"] > 0 and r["carry"] > 0
+    assert r["logic_levels"] and r["logic_levels"] > 0
+    assert project.report["synth"]["lut"] == r["lut"]
+
+
+def test_synth_on_ice40_gives_fmax(tmp_path):
+    require_tool("yosys")
+    require_tool("nextpnr-ice40")
+    graph = edgecc.load(qonnx_mlp(sizes=(4, 3, 2), seed=3))
+    project = edgecc.compile(graph, backend="rtl", out=str(tmp_path / "o"), board="ice40-hx8k")
+    r = project.synth()
+    assert r["target"] == "ice40" and r["lut"] > 0
+    assert r["fmax_mhz"] and r["fmax_mhz"] > 1
