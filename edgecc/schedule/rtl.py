@@ -31,9 +31,55 @@ def csd_digits(value: int) -> list[tuple[int, int]]:
     return digits
 
 
-def dense_terms(w_column: np.ndarray, bias: int) -> int:
-    """Leaves of one output's adder tree: one per nonzero CSD digit of its weights, plus a nonzero bias."""
-    return sum(len(csd_digits(int(v))) for v in np.ravel(w_column)) + (1 if bias else 0)
+def paired_digits(value: int) -> list[tuple[int, int, tuple[int, int] | None]]:
+    """The CSD digits of a weight, lowest first, taken two at a time: (sign, shift, pattern) stands for
+    sign * (x * (2**k + s)) << shift with pattern (k, s), or sign * x << shift when pattern is None."""
+    digits = sorted(csd_digits(value), key=lambda d: d[1])
+    out = []
+    for i in range(0, len(digits) - 1, 2):
+        (s_lo, sh_lo), (s_hi, sh_hi) = digits[i], digits[i + 1]
+        out.append((s_hi, sh_lo, (sh_hi - sh_lo, s_lo * s_hi)))
+    if len(digits) % 2:
+        out.append((digits[-1][0], digits[-1][1], None))
+    return out
+
+
+@dataclass
+class DensePlan:
+    """How a fully parallel Dense is built: per input, shared multiples x * (2**k +- 1) (one adder each, level 1)
+    when they save adders; per output, the leaves of its adder tree."""
+
+    shared: list[set]                       # per input: the patterns (k, s) built once
+    leaves: list[list[tuple[int, int, int, tuple[int, int] | None]]]  # per output: (input, sign, shift, pattern)
+    depth: int                              # adder levels, the multiples' level included
+
+    @property
+    def adders(self) -> int:
+        return sum(len(p) for p in self.shared) + sum(max(len(l) - 1, 0) for l in self.leaves)
+
+
+def dense_plan(w: np.ndarray, bias: np.ndarray) -> DensePlan:
+    n_in, n_out = w.shape
+    shared, use = [], []
+    for i in range(n_in):
+        patterns, saving = set(), 0
+        for j in range(n_out):
+            pairs = paired_digits(int(w[i, j]))
+            patterns.update(p for _, _, p in pairs if p is not None)
+            saving += len(csd_digits(int(w[i, j]))) - len(pairs)
+        use.append(saving > len(patterns))
+        shared.append(patterns if use[-1] else set())
+    leaves = []
+    for j in range(n_out):
+        out = []
+        for i in range(n_in):
+            if use[i]:
+                out += [(i, sign, shift, pattern) for sign, shift, pattern in paired_digits(int(w[i, j]))]
+            else:
+                out += [(i, sign, shift, None) for sign, shift in csd_digits(int(w[i, j]))]
+        leaves.append(out)
+    tree = max([tree_depth(len(l) + (1 if bias[j] else 0)) for j, l in enumerate(leaves)] or [0])
+    return DensePlan(shared, leaves, tree + (1 if any(use) else 0))
 
 
 def tree_depth(n_terms: int) -> int:
@@ -63,10 +109,10 @@ class Unit:
         return self.nodes[0].name
 
 
-def _dense_depth(g: Graph, node: Node) -> int:
+def plan_of(g: Graph, node: Node) -> DensePlan:
     w = np.asarray(g.tensor(node.inputs[1]).data)
     bias = np.asarray(g.tensor(node.inputs[2]).data) if len(node.inputs) > 2 else np.zeros(w.shape[1], dtype=np.int64)
-    return max([tree_depth(dense_terms(w[:, j], int(bias[j]))) for j in range(w.shape[1])] or [0])
+    return dense_plan(w, bias)
 
 
 def plan_units(g: Graph, clock_ns: float, reuse: dict[str, int] | None = None) -> list[Unit]:
@@ -93,7 +139,7 @@ def plan_units(g: Graph, clock_ns: float, reuse: dict[str, int] | None = None) -
             if r > 1:
                 units.append(Unit("dense_reuse", nodes, 1, 0, r, inputs))
             else:
-                depth = _dense_depth(g, node)
+                depth = plan_of(g, node).depth
                 units.append(Unit("dense", nodes, max(1, math.ceil(depth / k)), depth, 1, inputs))
         elif node.op == "Add":
             units.append(Unit("add", nodes, 1, 0, 1, inputs))
@@ -130,10 +176,10 @@ def unit_resources(g: Graph, unit: Unit) -> dict:
     if unit.kind == "dense":
         acc = node.attrs["accumulator_type"]
         x_t = g.tensor(node.inputs[0]).type
-        w = np.asarray(g.tensor(node.inputs[1]).data)
-        outer = g.tensor(node.inputs[0]).size // w.shape[0]
-        terms = [sum(len(csd_digits(int(v))) for v in w[:, j]) + 1 for j in range(w.shape[1])] * outer
-        adders = sum(max(t - 1, 0) for t in terms)
+        dplan = plan_of(g, node)
+        outer = g.tensor(node.inputs[0]).size // len(dplan.shared)
+        terms = [len(l) + 1 for l in dplan.leaves] * outer
+        adders = dplan.adders * outer
         width = (acc.width + x_t.width) // 2 + 1  # adders widen from the inputs to the accumulator
         k = max(1, -(-unit.depth // unit.stages)) if unit.depth else 1
         pipeline = sum(-(-t // (1 << level)) for t in terms for level in range(k, unit.depth, k)) * width

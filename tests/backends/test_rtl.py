@@ -80,6 +80,17 @@ def test_rtl_reuse_factor_shares_multipliers_at_exact_ii(simulator, compiled):
 
 
 @pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+def test_rtl_fast_clock_registers_every_adder_level(simulator, compiled):
+    simulator_available(simulator)
+    graph, project = compiled("residual_vu13p", SUITE["qonnx_residual"][0], board="vu13p")
+    slow = edgecc.compile(graph, backend="rtl", out=project.out_dir + "_slow", board="pynq-z2").report
+    assert project.report["latency_cycles"] > slow["latency_cycles"]
+    x = probe_inputs(graph, N, seed=8)
+    assert_exact(project, graph, x, simulator)
+    assert_exact(project, graph, x, simulator, stress=True)
+
+
+@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
 def test_example_model_rtl(simulator, compiled):
     simulator_available(simulator)
     graph, project = compiled("jet", EXAMPLE, board="zcu104")
@@ -96,7 +107,7 @@ def test_rtl_backpressure_loses_and_repeats_nothing(simulator, compiled):
     assert len(result.codes) == 200
 
 
-@pytest.mark.parametrize("name", sorted(SUITE) + ["ii4", "jet"])
+@pytest.mark.parametrize("name", sorted(SUITE) + ["ii4", "jet", "residual_vu13p"])
 def test_generated_verilog_is_lint_clean(name, compiled):
     from edgecc.sim.rtlsim import verilator_bin
 
@@ -105,6 +116,8 @@ def test_generated_verilog_is_lint_clean(name, compiled):
         require_tool("verilator")
     if name == "jet":
         _, project = compiled("jet", EXAMPLE, board="zcu104")
+    elif name == "residual_vu13p":
+        _, project = compiled("residual_vu13p", SUITE["qonnx_residual"][0], board="vu13p")
     else:
         model = SUITE.get(name, SUITE["qonnx_round_unsigned_act"])[0]
         _, project = compiled(name if name in SUITE else "qonnx_ii4", model, **({"ii": 4} if name == "ii4" else {}))

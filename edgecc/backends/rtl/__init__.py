@@ -47,15 +47,18 @@ def _apply_tail(net: Netlist, g: Graph, nodes: list[Node], values: list[Sig], in
     return values
 
 
-def _tree(net: Netlist, leaves: list[tuple[int, Sig]], depth: int, k: int) -> tuple[int, Sig]:
-    """A balanced adder tree of signed leaves (sign, magnitude), `depth` levels (pass-through where a level has
-    nothing to pair), a register after every k levels before the last. Subtraction replaces negation."""
+def _tree(net: Netlist, leaves: list[tuple[int, Sig]], depth: int, k: int, start: int = 0,
+          total: int | None = None) -> tuple[int, Sig]:
+    """A balanced adder tree of signed leaves (sign, magnitude) over levels start+1 .. start+depth (pass-through
+    where a level has nothing to pair), a register after every level that is a multiple of k and below `total`.
+    Subtraction replaces negation."""
+    total = start + depth if total is None else total
     nodes = sorted(leaves, key=lambda sl: (sl[1].width, -sl[0]))
     positive = [n for n in nodes if n[0] > 0]
     if positive:  # a positive leaf first keeps the root positive: a - b takes a's sign
         nodes.remove(positive[0])
         nodes.insert(0, positive[0])
-    for level in range(1, depth + 1):
+    for level in range(start + 1, start + depth + 1):
         paired = []
         for i in range(0, len(nodes), 2):
             if i + 1 < len(nodes):
@@ -64,7 +67,7 @@ def _tree(net: Netlist, leaves: list[tuple[int, Sig]], depth: int, k: int) -> tu
             else:
                 paired.append(nodes[i])
         nodes = paired
-        if level % k == 0 and level < depth:
+        if level % k == 0 and level < total:
             nodes = [(s, net.register(v)) for s, v in nodes]
     assert len(nodes) == 1
     sign, root = nodes[0]
@@ -72,6 +75,8 @@ def _tree(net: Netlist, leaves: list[tuple[int, Sig]], depth: int, k: int) -> tu
 
 
 def _dense(net: Netlist, g: Graph, unit: plan.Unit, x: list[Sig], k: int) -> tuple[list[Sig], int]:
+    """Shift-add trees over the weights' signed digits; digit pairs that recur for one input become one shared
+    multiple x * (2**k +- 1) (level 1), and every output sums its leaves in a balanced tree."""
     node = unit.nodes[0]
     x_t = g.tensor(node.inputs[0]).type
     w = g.tensor(node.inputs[1])
@@ -79,21 +84,32 @@ def _dense(net: Netlist, g: Graph, unit: plan.Unit, x: list[Sig], k: int) -> tup
     acc_frac = max(x_t.frac + w.type.frac, b.type.frac if b is not None else -10**9)
     extra = acc_frac - (x_t.frac + w.type.frac)
     n_in, n_out = w.shape
+    dplan = plan.plan_of(g, node)
+    start = 1 if any(dplan.shared) else 0
     outer = len(x) // n_in
     outputs = []
     for o in range(outer):
+        bases = list(x[o * n_in:(o + 1) * n_in])
+        multiples = {}
+        for i, patterns in enumerate(dplan.shared):
+            for kk, s in sorted(patterns):
+                multiples[(i, kk, s)] = net.add(net.shifted(bases[i], kk), bases[i], subtract=(s < 0))
+        if start and start % k == 0 and start < unit.depth:  # a register right after the multiples
+            direct = {i for leaves in dplan.leaves for i, _, _, pattern in leaves if pattern is None}
+            bases = [net.register(v) if i in direct else v for i, v in enumerate(bases)]
+            multiples = {key: net.register(v) for key, v in multiples.items()}
         for j in range(n_out):
             leaves = []
-            for i in range(n_in):
-                for sign, shift in plan.csd_digits(int(w.data[i, j])):
-                    leaves.append((sign, net.shifted(x[o * n_in + i], shift + extra)))
+            for i, sign, shift, pattern in dplan.leaves[j]:
+                base = bases[i] if pattern is None else multiples[(i,) + pattern]
+                leaves.append((sign, net.shifted(base, shift + extra)))
             if b is not None and int(b.data[j]):
                 c = int(b.data[j]) << (acc_frac - b.type.frac)
                 leaves.append((1 if c > 0 else -1, const(abs(c))))
             if not leaves:
                 outputs.append(net.materialize(const(0)))
                 continue
-            sign, root = _tree(net, leaves, unit.depth, k)
+            sign, root = _tree(net, leaves, unit.depth - start, k, start, unit.depth)
             if sign < 0:
                 root = net.neg(root)
             outputs.append(root)
@@ -129,7 +145,7 @@ def _dense_reuse(net: Netlist, g: Graph, unit: plan.Unit, x: list[Sig], k: int =
                 products.append((1, net.shifted(net.mul(x_sel[t], w_sel), extra)))
             bias = (int(b.data[j]) << (acc_frac - b.type.frac)) if b is not None else 0
             acc_lo, acc_hi = acc_t.min_int, acc_t.max_int
-            acc = Sig(net._name("acc"), acc_lo, acc_hi)
+            acc = net.accumulator(acc_lo, acc_hi)
             base = net.select("phase", [const(bias)], default=acc)
             if products:
                 _, partial = _tree(net, products, plan.tree_depth(len(products)), 10**6)
@@ -139,7 +155,7 @@ def _dense_reuse(net: Netlist, g: Graph, unit: plan.Unit, x: list[Sig], k: int =
                     total = net.wire(f"{total.name}[{acc.width - 1}:0]", acc_lo, acc_hi, "t")
             else:
                 total = base
-            net.regs.append((acc.name, acc.width, total.name, "en"))
+            net.update(acc, total, "en")
             outputs.append(total)
     return outputs, acc_frac
 

@@ -128,6 +128,13 @@ class Netlist:
             return self.wire(self._ext(a, a.width), a.lo, a.hi, "v")
         return a
 
+    def accumulator(self, lo: int, hi: int) -> Sig:
+        """A register whose next value is given later (`update`), for sums that feed back on themselves."""
+        return Sig(self._name("acc"), lo, hi)
+
+    def update(self, reg: Sig, value: Sig, enable: str) -> None:
+        self.regs.append((reg.name, reg.width, value.name, enable))
+
     def register(self, a: Sig, enable: str = "adv") -> Sig:
         if a.is_const:
             return a
