@@ -114,8 +114,9 @@ def run(out_dir: str, report: dict, codes: np.ndarray, out_shape, out_signed: bo
         env = {"EDGECC_TB_CONFIG": os.path.join(work, "config.json"), "COCOTB_LOG_LEVEL": "WARNING"}
         log = os.path.join(work, "sim.log")
         try:
+            plusargs = [f"+dumpfile_path={os.path.join(work, top + '.fst')}"] if waves and simulator == "icarus" else []
             runner.test(test_module="edgecc.sim.cocotb_tb", hdl_toplevel=top, build_dir=build_dir, test_dir=work,
-                        extra_env=env, waves=waves, log_file=log, timescale=("1ns", "1ps"))
+                        extra_env=env, waves=waves, log_file=log, timescale=("1ns", "1ps"), plusargs=plusargs)
         except (SystemExit, Exception) as e:
             raise ToolError(f"{simulator} simulation failed: {e}") from None
         if not os.path.isfile(cfg["result_path"]):

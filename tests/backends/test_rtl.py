@@ -183,3 +183,33 @@ def test_synth_on_ice40_gives_fmax(tmp_path):
     r = project.synth()
     assert r["target"] == "ice40" and r["lut"] > 0
     assert r["fmax_mhz"] and r["fmax_mhz"] > 1
+
+
+@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+def test_waves_are_written_into_out(simulator, tmp_path):
+    simulator_available(simulator)
+    graph = edgecc.load(qonnx_mlp(sizes=(4, 3), seed=1))
+    project = edgecc.compile(graph, backend="rtl", out=str(tmp_path / "o"))
+    result = project.run_result(probe_inputs(graph, 20), simulator=simulator, waves=True)
+    assert result.mismatches == 0
+    waves = os.listdir(tmp_path / "o" / "waves")
+    assert waves and all(os.path.getsize(tmp_path / "o" / "waves" / w) > 100 for w in waves)
+
+
+def test_cli_run_rtl_reports_measured_timing(tmp_path):
+    import sys
+
+    onnx_path = tmp_path / "m.onnx"
+    import onnx
+
+    onnx.save(qonnx_mlp(sizes=(6, 5, 3), seed=4), str(onnx_path))
+    out = tmp_path / "o"
+    assert subprocess.run([sys.executable, "-m", "edgecc", "compile", str(onnx_path), "-b", "rtl", "-o", str(out)],
+                          capture_output=True).returncode == 0
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(0, 4, size=(300, 6)))
+    proc = subprocess.run([sys.executable, "-m", "edgecc", "run", str(out), "--input", str(tmp_path / "x.npy"),
+                           "--output", str(tmp_path / "y.npy"), "--simulator", "verilator"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "0 mismatches" in proc.stdout and "measured latency" in proc.stdout and "TIMING" not in proc.stdout
+    assert np.load(tmp_path / "y.npy").shape == (300, 3)
