@@ -11,6 +11,7 @@ from edgecc.errors import ModelError, UnsupportedOp
 from helpers import probe_inputs
 from models import QonnxBuilder, float_mlp, qdq_mlp
 from references import ort_reference, qonnx_reference
+from suite import residual_mlp
 
 
 def test_gemm_alpha_beta_on_quantized_constants_match_qonnx():
@@ -77,27 +78,24 @@ def test_dynamic_non_batch_dimension_is_refused():
         edgecc.load(model)
 
 
-def test_reshape_flatten_identity_dropout_and_residual_add_match_qonnx():
-    rng = np.random.default_rng(1)
-    b = QonnxBuilder(16)
-    x = b.quant("x", 8, 4)
-    shape = b.const(np.array([1, 4, 4]))
-    b.inits[-1] = numpy_helper.from_array(np.array([-1, 4, 4], dtype=np.int64), shape)
-    b.nodes.append(helper.make_node("Reshape", [x, shape], ["r3"], name="to3d"))
-    b.nodes.append(helper.make_node("Flatten", ["r3"], ["flat"], name="flatten", axis=1))
-    b.nodes.append(helper.make_node("Identity", ["flat"], ["ident"], name="ident"))
-    b.nodes.append(helper.make_node("Dropout", ["ident"], ["drop"], name="drop"))
-    h1 = b.quant(b.relu(b.dense("drop", rng.normal(0, 0.3, size=(16, 16)), rng.normal(0, 0.1, size=16))), 8, 4,
-                 signed=False)
-    h2 = b.quant(b.relu(b.dense(h1, rng.normal(0, 0.3, size=(16, 16)), rng.normal(0, 0.1, size=16))), 8, 4,
-                 signed=False)
-    b.nodes.append(helper.make_node("Add", [h1, h2], ["res"], name="residual"))
-    y = b.quant("res", 8, 3, rounding="FLOOR")
-    model = b.model(y, 16)
+def test_reshape_flatten_and_residual_add_match_qonnx():
+    model = residual_mlp()
     graph = edgecc.load(model)
     assert {n.op for n in graph.nodes} == {"Quantize", "Reshape", "Dense", "Add"}
     xs = probe_inputs(graph, 1000)
     np.testing.assert_array_equal(graph.golden(xs), qonnx_reference(model, xs))
+
+
+def test_identity_and_dropout_are_removed():
+    model = float_mlp()
+    first = model.graph.node[0]
+    first.input[0] = "x_id"
+    model.graph.node.insert(0, helper.make_node("Dropout", ["x_drop"], ["x_id"], name="drop"))
+    model.graph.node.insert(0, helper.make_node("Identity", ["x"], ["x_drop"], name="ident"))
+    graph = edgecc.load(model)
+    assert not any(n.op in ("Identity", "Dropout") for n in graph.nodes)
+    xs = np.random.default_rng(0).normal(size=(50, 10))
+    np.testing.assert_array_equal(graph.golden(xs), edgecc.load(float_mlp()).golden(xs))
 
 
 def test_per_channel_weight_scales_match_qonnx():
