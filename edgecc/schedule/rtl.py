@@ -44,23 +44,101 @@ def paired_digits(value: int) -> list[tuple[int, int, tuple[int, int] | None]]:
     return out
 
 
+def tree_depth(n_terms: int) -> int:
+    return math.ceil(math.log2(n_terms)) if n_terms > 1 else 0
+
+
+# One adder level of these widths (LUT + carry chain + local routing), in ns, by FPGA family: a first-order
+# model (7-series: ~0.5 ns LUT, ~0.1 ns per CARRY4, ~0.8 ns routing); iCE40 is measured by nextpnr in synth.
+NS_PER_ADDER_LEVEL = {"xilinx": 1.6, "ice40": 4.0}
+
+
+def levels_per_stage(clock_ns: float, family: str = "xilinx") -> int:
+    """Adder levels between two registers that fit one clock period."""
+    return max(1, int(clock_ns / NS_PER_ADDER_LEVEL.get(family, 1.6) + 1e-9))
+
+
 @dataclass
 class DensePlan:
-    """How a fully parallel Dense is built: per input, shared multiples x * (2**k +- 1) (one adder each, level 1)
-    when they save adders; per output, the leaves of its adder tree."""
+    """How a fully parallel Dense is built from its constant weights, as an adder graph:
 
-    shared: list[set]                       # per input: the patterns (k, s) built once
-    leaves: list[list[tuple[int, int, int, tuple[int, int] | None]]]  # per output: (input, sign, shift, pattern)
-    depth: int                              # adder levels, the multiples' level included
+    level 1 (if any): per input, shared multiples x * (2**k + s) for digit pairs that recur in its row;
+    next level (if any): shared sums a + s * (b << d) of two signals that recur across outputs (one-pass CSE);
+    then per output a balanced tree over its leaves (signal, sign, shift), plus its bias.
+    Signals are ("x", i), ("m", i, k, s) and ("p", index)."""
+
+    multiples: list[tuple[int, int, int]]                # (input, k, s)
+    pairs: list[tuple[tuple, tuple, int, int]]           # (signal a, signal b, d, s): a + s * (b << d)
+    leaves: list[list[tuple[tuple, int, int]]]           # per output: (signal, sign, shift)
+    tree_depth: int
+
+    @property
+    def pre_levels(self) -> int:
+        return (1 if self.multiples else 0) + (1 if self.pairs else 0)
+
+    @property
+    def depth(self) -> int:
+        return self.pre_levels + self.tree_depth
 
     @property
     def adders(self) -> int:
-        return sum(len(p) for p in self.shared) + sum(max(len(l) - 1, 0) for l in self.leaves)
+        return len(self.multiples) + len(self.pairs) + sum(max(len(l) - 1, 0) for l in self.leaves)
+
+
+CSE_MAX_PAIRS = 4_000_000  # beyond this many candidate pairs a layer keeps its trees as they are
+
+
+def _share_pairs(leaves: list[list[tuple]]) -> tuple[list, list[list[tuple]]]:
+    """One greedy pass of common-subexpression elimination over pairs of leaves: the pairs that occur in the
+    most outputs first; each becomes one adder shared by every output that still has both leaves."""
+    if sum(len(l) ** 2 for l in leaves) // 2 > CSE_MAX_PAIRS:
+        return [], leaves
+    where: dict[tuple, list[int]] = {}
+    for j, out in enumerate(leaves):
+        seen = set()
+        for a in range(len(out)):
+            for b in range(a + 1, len(out)):
+                u, v = sorted((out[a], out[b]), key=lambda t: (t[2], t[0]))
+                key = (u[0], v[0], v[2] - u[2], u[1] * v[1])
+                if key not in seen:
+                    seen.add(key)
+                    where.setdefault(key, []).append(j)
+    order = sorted((k for k, js in where.items() if len(js) >= 2), key=lambda k: (-len(where[k]), k))
+    remaining = [list(out) for out in leaves]
+    pairs, rewritten = [], [[] for _ in leaves]
+    for key in order:
+        atom_u, atom_v, d, rel = key
+        matches = []
+        for j in where[key]:
+            out = remaining[j]
+            found = None
+            for iu, u in enumerate(out):
+                if u[0] != atom_u:
+                    continue
+                for iv, v in enumerate(out):
+                    if iv != iu and v[0] == atom_v and v[2] - u[2] == d and u[1] * v[1] == rel:
+                        found = (iu, iv)
+                        break
+                if found:
+                    break
+            if found:
+                matches.append((j, found))
+        if len(matches) < 2:
+            continue
+        signal = ("p", len(pairs))
+        pairs.append((atom_u, atom_v, d, rel))
+        for j, (iu, iv) in matches:
+            u = remaining[j][iu]
+            rewritten[j].append((signal, u[1], u[2]))
+            for idx in sorted((iu, iv), reverse=True):
+                remaining[j].pop(idx)
+    return pairs, [r + rem for r, rem in zip(rewritten, remaining)]
 
 
 def dense_plan(w: np.ndarray, bias: np.ndarray) -> DensePlan:
     n_in, n_out = w.shape
-    shared, use = [], []
+    use = []
+    patterns_of = []
     for i in range(n_in):
         patterns, saving = set(), 0
         for j in range(n_out):
@@ -68,29 +146,21 @@ def dense_plan(w: np.ndarray, bias: np.ndarray) -> DensePlan:
             patterns.update(p for _, _, p in pairs if p is not None)
             saving += len(csd_digits(int(w[i, j]))) - len(pairs)
         use.append(saving > len(patterns))
-        shared.append(patterns if use[-1] else set())
+        patterns_of.append(sorted(patterns) if use[-1] else [])
+    multiples = [(i, k, s) for i in range(n_in) for k, s in patterns_of[i]]
     leaves = []
     for j in range(n_out):
         out = []
         for i in range(n_in):
             if use[i]:
-                out += [(i, sign, shift, pattern) for sign, shift, pattern in paired_digits(int(w[i, j]))]
+                out += [(("x", i) if p is None else ("m", i) + p, sign, shift)
+                        for sign, shift, p in paired_digits(int(w[i, j]))]
             else:
-                out += [(i, sign, shift, None) for sign, shift in csd_digits(int(w[i, j]))]
+                out += [(("x", i), sign, shift) for sign, shift in csd_digits(int(w[i, j]))]
         leaves.append(out)
+    pairs, leaves = _share_pairs(leaves)
     tree = max([tree_depth(len(l) + (1 if bias[j] else 0)) for j, l in enumerate(leaves)] or [0])
-    return DensePlan(shared, leaves, tree + (1 if any(use) else 0))
-
-
-def tree_depth(n_terms: int) -> int:
-    return math.ceil(math.log2(n_terms)) if n_terms > 1 else 0
-
-
-def levels_per_stage(clock_ns: float) -> int:
-    """Adder levels between registers: ~2 ns per level of a carry-chain adder at these widths."""
-    return max(1, int(clock_ns // 2))
-
-
+    return DensePlan(multiples, pairs, leaves, tree)
 @dataclass
 class Unit:
     kind: str                       # "dense", "dense_reuse", "add", "comb"
@@ -109,15 +179,22 @@ class Unit:
         return self.nodes[0].name
 
 
+_PLANS: dict[bytes, DensePlan] = {}
+
+
 def plan_of(g: Graph, node: Node) -> DensePlan:
+    """The layer's plan, computed once per distinct weights (the scheduler and the backend both ask)."""
     w = np.asarray(g.tensor(node.inputs[1]).data)
     bias = np.asarray(g.tensor(node.inputs[2]).data) if len(node.inputs) > 2 else np.zeros(w.shape[1], dtype=np.int64)
-    return dense_plan(w, bias)
+    key = repr((w.shape, w.tolist(), bias.tolist())).encode()
+    if key not in _PLANS:
+        _PLANS[key] = dense_plan(w, bias)
+    return _PLANS[key]
 
 
-def plan_units(g: Graph, clock_ns: float, reuse: dict[str, int] | None = None) -> list[Unit]:
+def plan_units(g: Graph, clock_ns: float, reuse: dict[str, int] | None = None, family: str = "xilinx") -> list[Unit]:
     reuse = reuse or {}
-    k = levels_per_stage(clock_ns)
+    k = levels_per_stage(clock_ns, family)
     units: list[Unit] = []
     absorbed: set[int] = set()
     for node in g.compute_nodes():
@@ -177,7 +254,7 @@ def unit_resources(g: Graph, unit: Unit) -> dict:
         acc = node.attrs["accumulator_type"]
         x_t = g.tensor(node.inputs[0]).type
         dplan = plan_of(g, node)
-        outer = g.tensor(node.inputs[0]).size // len(dplan.shared)
+        outer = g.tensor(node.inputs[0]).size // g.tensor(node.inputs[1]).shape[0]
         terms = [len(l) + 1 for l in dplan.leaves] * outer
         adders = dplan.adders * outer
         width = (acc.width + x_t.width) // 2 + 1  # adders widen from the inputs to the accumulator

@@ -75,8 +75,8 @@ def _tree(net: Netlist, leaves: list[tuple[int, Sig]], depth: int, k: int, start
 
 
 def _dense(net: Netlist, g: Graph, unit: plan.Unit, x: list[Sig], k: int) -> tuple[list[Sig], int]:
-    """Shift-add trees over the weights' signed digits; digit pairs that recur for one input become one shared
-    multiple x * (2**k +- 1) (level 1), and every output sums its leaves in a balanced tree."""
+    """The layer's adder graph as the plan gives it (shared multiples, shared pairs, one tree per output);
+    registers after every k levels, the shared levels included."""
     node = unit.nodes[0]
     x_t = g.tensor(node.inputs[0]).type
     w = g.tensor(node.inputs[1])
@@ -85,31 +85,40 @@ def _dense(net: Netlist, g: Graph, unit: plan.Unit, x: list[Sig], k: int) -> tup
     extra = acc_frac - (x_t.frac + w.type.frac)
     n_in, n_out = w.shape
     dplan = plan.plan_of(g, node)
-    start = 1 if any(dplan.shared) else 0
+    depth = unit.depth
+    by_leaves = {sig for leaves in dplan.leaves for sig, _, _ in leaves}
+    by_pairs = {sig for a, b_, _, _ in dplan.pairs for sig in (a, b_)}
     outer = len(x) // n_in
     outputs = []
     for o in range(outer):
-        bases = list(x[o * n_in:(o + 1) * n_in])
-        multiples = {}
-        for i, patterns in enumerate(dplan.shared):
-            for kk, s in sorted(patterns):
-                multiples[(i, kk, s)] = net.add(net.shifted(bases[i], kk), bases[i], subtract=(s < 0))
-        if start and start % k == 0 and start < unit.depth:  # a register right after the multiples
-            direct = {i for leaves in dplan.leaves for i, _, _, pattern in leaves if pattern is None}
-            bases = [net.register(v) if i in direct else v for i, v in enumerate(bases)]
-            multiples = {key: net.register(v) for key, v in multiples.items()}
+        signals = {("x", i): v for i, v in enumerate(x[o * n_in:(o + 1) * n_in])}
+        level = 0
+
+        def boundary(needed):
+            if level % k == 0 and level < depth:
+                for key in sorted(needed & signals.keys()):
+                    signals[key] = net.register(signals[key])
+
+        if dplan.multiples:
+            for i, kk, s in dplan.multiples:
+                xi = signals[("x", i)]
+                signals[("m", i, kk, s)] = net.add(net.shifted(xi, kk), xi, subtract=(s < 0))
+            level += 1
+            boundary(by_leaves | by_pairs)
+        if dplan.pairs:
+            for idx, (sa, sb, d, s) in enumerate(dplan.pairs):
+                signals[("p", idx)] = net.add(signals[sa], net.shifted(signals[sb], d), subtract=(s < 0))
+            level += 1
+            boundary(by_leaves)
         for j in range(n_out):
-            leaves = []
-            for i, sign, shift, pattern in dplan.leaves[j]:
-                base = bases[i] if pattern is None else multiples[(i,) + pattern]
-                leaves.append((sign, net.shifted(base, shift + extra)))
+            leaves = [(sign, net.shifted(signals[sig], shift + extra)) for sig, sign, shift in dplan.leaves[j]]
             if b is not None and int(b.data[j]):
                 c = int(b.data[j]) << (acc_frac - b.type.frac)
                 leaves.append((1 if c > 0 else -1, const(abs(c))))
             if not leaves:
                 outputs.append(net.materialize(const(0)))
                 continue
-            sign, root = _tree(net, leaves, unit.depth - start, k, start, unit.depth)
+            sign, root = _tree(net, leaves, depth - level, k, level, depth)
             if sign < 0:
                 root = net.neg(root)
             outputs.append(root)
@@ -180,10 +189,10 @@ def emit(g: Graph, sched, board, out_dir: str, version: str) -> dict:
         raise UnsupportedOp(f"the RTL backend needs one input and one output; the model has {len(hw_in)} and "
                             f"{len(outputs)}")
     reuse = {n.name: int(n.attrs.get("reuse_factor", 1)) for n in g.compute_nodes()}
-    units = plan.plan_units(g, sched.clock_ns, reuse)
+    units = plan.plan_units(g, sched.clock_ns, reuse, board.family)
     ii = plan.design_ii(units)
     arrival, stages = plan.timing(g, units)
-    k = plan.levels_per_stage(sched.clock_ns)
+    k = plan.levels_per_stage(sched.clock_ns, board.family)
 
     wires = {hw_in[0]: "x_reg"}
     at = {hw_in[0]: 0}
@@ -236,6 +245,7 @@ def emit(g: Graph, sched, board, out_dir: str, version: str) -> dict:
         modules.append({
             "name": mod, "label": _label(unit.name), "kind": unit.kind, "ports": ports,
             "out_width": _bus_width(g, unit.output), "lines": net.lines, "regs": net.regs,
+            "partial_regs": net.partial_regs,
             "packed": list(reversed(packed)), "uses_phase": uses_phase, "register_output": unit.stages > 0,
             "uses_en": any(r[3] == "en" for r in net.regs),
             "uses_adv": unit.stages > 0 or any(r[3] == "adv" for r in net.regs),

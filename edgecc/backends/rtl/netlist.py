@@ -27,6 +27,12 @@ class Sig:
     hi: int
     bits: int = 0  # a declared width wider than the range needs (0: exactly the range)
     const: bool = False
+    expr_width: int = 0  # for an expression: the width Verilog gives it by itself (its signal's)
+
+    @property
+    def operand_width(self) -> int:
+        """The width this operand brings into an expression (a literal is sized to its context)."""
+        return 0 if self.const else (self.expr_width or self.width)
 
     @property
     def width(self) -> int:
@@ -50,6 +56,7 @@ class Netlist:
     prefix: str = "n"
     lines: list[str] = field(default_factory=list)
     regs: list[tuple[str, int, str, str]] = field(default_factory=list)  # name, width, next value, enable
+    partial_regs: set = field(default_factory=set)  # registers of which only some bits are read
     count: int = 0
 
     def _name(self, hint: str) -> str:
@@ -70,6 +77,8 @@ class Netlist:
             if line.startswith(f"wire signed [{a.width - 1}:0] {a.name} = "):
                 self.lines[k] = f"/* verilator lint_off UNUSEDSIGNAL */ {line} /* verilator lint_on UNUSEDSIGNAL */"
                 return
+        if any(r[0] == a.name for r in self.regs):
+            self.partial_regs.add(a.name)
 
     # ---- leaves ---------------------------------------------------------------------------------
     def input_slice(self, bus: str, offset: int, t: FixedType, hint: str = "x") -> Sig:
@@ -84,13 +93,14 @@ class Netlist:
             return a
         if a.is_const:
             return const(a.lo << shift)
-        return Sig(f"({a.name} <<< {shift})", a.lo << shift, a.hi << shift)
+        return Sig(f"({a.name} <<< {shift})", a.lo << shift, a.hi << shift, expr_width=a.operand_width)
 
     def add(self, a: Sig, b: Sig, subtract: bool = False) -> Sig:
         lo, hi = (a.lo - b.hi, a.hi - b.lo) if subtract else (a.lo + b.lo, a.hi + b.hi)
-        w = signed_width(lo, hi)
+        # never narrower than an operand: a difference can need fewer bits than what it subtracts
+        w = max(signed_width(lo, hi), a.operand_width, b.operand_width)
         op = "-" if subtract else "+"
-        return self.wire(f"{self._ext(a, w)} {op} {self._ext(b, w)}", lo, hi, "a")
+        return self.wire(f"{self._ext(a, w)} {op} {self._ext(b, w)}", lo, hi, "a", bits=w)
 
     def neg(self, a: Sig) -> Sig:
         w = signed_width(-a.hi, -a.lo)
@@ -139,7 +149,11 @@ class Netlist:
         if a.is_const:
             return a
         s = Sig(self._name("q"), a.lo, a.hi)
-        self.regs.append((s.name, s.width, a.name, enable))
+        value = a.name
+        if not a.name.startswith("(") and a.width > s.width:  # keep only the bits the range needs
+            value = f"{a.name}[{s.width - 1}:0]"
+            self.partly_used(a)
+        self.regs.append((s.name, s.width, value, enable))
         return s
 
     def requantize(self, a: Sig, shift: int, rounding: str, out_t: FixedType, lo: int, hi: int) -> Sig:
