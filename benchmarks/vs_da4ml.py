@@ -30,9 +30,7 @@ import importlib.util
 import json
 import math
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -217,28 +215,11 @@ def da4ml_files(prj: str, top: str, pipe) -> list[str]:
 
 # ------------------------------------------------------------------------------------------------ synthesis
 def yosys_synth(files: list[str], top: str, family: str) -> dict:
-    """edgecc.sim.synth.synthesize()'s Yosys script and cell counting, for any Verilog file list."""
+    """edgecc.sim.synth's own Yosys script and cell counting, for any Verilog file list."""
     from edgecc.sim import synth
 
     with tempfile.TemporaryDirectory(prefix="vs-da4ml-synth-") as work:
-        stat_path, ltp_path = os.path.join(work, "stat.json"), os.path.join(work, "ltp.txt")
-        reads = "; ".join(f"read_verilog {f}" for f in files)
-        script = (f"{reads}; synth_xilinx -flatten -family {family} -top {top}; flatten; "
-                  f"tee -q -o {stat_path} stat -json; tee -q -o {ltp_path} ltp -noff")
-        proc = subprocess.run(synth.yosys_command() + ["-q", "-p", script], capture_output=True, text=True, cwd=work)
-        if proc.returncode != 0:
-            raise RuntimeError(f"Yosys failed on {top}: {(proc.stderr or proc.stdout).strip()[-600:]}")
-        text = open(stat_path).read()
-        doc = json.loads(text[text.index("{"):])
-        cells = doc["design"]["num_cells_by_type"] if "design" in doc else {}
-        levels = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", open(ltp_path).read())
-
-    def count(*prefixes):
-        return sum(n for name, n in cells.items() if any(name.startswith(p) for p in prefixes))
-
-    return {"lut": count("LUT"), "ff": count("FD"), "carry": count("CARRY"), "dsp": count("DSP48"),
-            "bram": count("RAMB"), "inv": count("INV"), "cells": sum(cells.values()),
-            "logic_levels": int(levels.group(1)) if levels else None}
+        return synth.run_yosys(files, f"synth_xilinx -flatten -family {family} -top {top}", "xilinx", work)
 
 
 def run_syntheses(project, board, da_files: list[str]) -> tuple[dict, dict]:

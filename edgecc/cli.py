@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 
 from .errors import EdgeccError, ModelError
@@ -20,10 +18,10 @@ def cmd_compile(a) -> int:
 
     if a.latency_ns is not None and a.latency_cycles is not None:
         raise ModelError("give --latency-ns or --latency-cycles, not both")
-    trace = None
-    if a.dump_ir:
-        def trace(step, graph):
-            print(f"== after {step} ==\n{graph.dump()}", file=sys.stderr)
+    def dump(step, graph):
+        print(f"== after {step} ==\n{graph.dump()}", file=sys.stderr)
+
+    trace = dump if a.dump_ir else None
     graph = api.load(a.model, precision=a.precision, config=a.config, trace=trace)
     if a.calibrate:
         raise ModelError("--calibrate is not implemented yet")

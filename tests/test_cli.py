@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import onnx
-import pytest
 from onnx import helper
 
 from models import float_mlp, qonnx_mlp

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import ModelError, UnsupportedOp
 from .graph import Graph, Node
-from .types import FixedType, round_float, shift_round
+from .types import FixedType, shift_round
 
 
 class OpDef:

@@ -51,6 +51,30 @@ endmodule
 """
 
 
+CELLS = {  # report field -> cell-name prefixes, per family
+    "ice40": {"lut": ("SB_LUT4",), "ff": ("SB_DFF",), "carry": ("SB_CARRY",), "dsp": ("SB_MAC16",), "bram": ("SB_RAM",)},
+    "xilinx": {"lut": ("LUT",), "ff": ("FD",), "carry": ("CARRY",), "dsp": ("DSP48",), "bram": ("RAMB",),
+               "inv": ("INV",)},
+}
+
+
+def run_yosys(files: list[str], synth_command: str, family: str, work: str) -> dict:
+    """Read Verilog files, run one synth_* command, flatten; cell counts by kind and the logic depth (ltp)."""
+    stat_path, ltp_path = os.path.join(work, "stat.json"), os.path.join(work, "ltp.txt")
+    reads = "; ".join(f"read_verilog {f}" for f in files)
+    script = f"{reads}; {synth_command}; flatten; tee -q -o {stat_path} stat -json; tee -q -o {ltp_path} ltp -noff"
+    proc = subprocess.run(yosys_command() + ["-q", "-p", script], capture_output=True, text=True, cwd=work)
+    if proc.returncode != 0:
+        raise ToolError(f"Yosys failed: {(proc.stderr or proc.stdout).strip()[-400:]}")
+    text = open(stat_path).read()
+    doc = json.loads(text[text.index("{"):])  # Yosys 0.23 may print text before the JSON
+    cells = doc["design"]["num_cells_by_type"] if "design" in doc else {}
+    levels = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", open(ltp_path).read())
+    result = {key: _count(cells, *prefixes) for key, prefixes in CELLS[family].items()}
+    result.update({"cells": sum(cells.values()), "logic_levels": int(levels.group(1)) if levels else None})
+    return result
+
+
 def synthesize(out_dir: str, report: dict, board, quiet: bool = False) -> dict:
     if report.get("backend") != "rtl":
         raise ModelError("edgecc synth needs an RTL output folder (compile with -b rtl)")
@@ -58,8 +82,6 @@ def synthesize(out_dir: str, report: dict, board, quiet: bool = False) -> dict:
     files = [os.path.abspath(os.path.join(out_dir, f)) for f in report["rtl_files"]]
     family = board.family
     with tempfile.TemporaryDirectory(prefix="edgecc-synth-") as work:
-        stat_path = os.path.join(work, "stat.json")
-        reads = "; ".join(f"read_verilog {f}" for f in files)
         if family == "ice40":
             target = f"synth_ice40 -dsp -top {top}" if board.resources.get("dsp") else f"synth_ice40 -top {top}"
             tool_target = "ice40"
@@ -68,27 +90,10 @@ def synthesize(out_dir: str, report: dict, board, quiet: bool = False) -> dict:
             tool_target = f"xilinx-{xilinx_family(board.part)}"
         else:
             raise ModelError(f"board {board.name!r} ({family}) has no synthesis flow")
-        ltp_path = os.path.join(work, "ltp.txt")
-        script = f"{reads}; {target}; flatten; tee -q -o {stat_path} stat -json; tee -q -o {ltp_path} ltp -noff"
         if not quiet:
             print(f"edgecc: synthesizing {top} with Yosys ({tool_target}) ...", file=sys.stderr, flush=True)
-        cmd = yosys_command() + ["-q", "-p", script]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work)
-        if proc.returncode != 0:
-            raise ToolError(f"Yosys failed: {(proc.stderr or proc.stdout).strip()[-400:]}")
-        text = open(stat_path).read()
-        doc = json.loads(text[text.index("{"):])
-        cells = doc["design"]["num_cells_by_type"] if "design" in doc else {}
-        levels = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", open(ltp_path).read())
-        if family == "ice40":
-            result = {"lut": _count(cells, "SB_LUT4"), "ff": _count(cells, "SB_DFF"),
-                      "carry": _count(cells, "SB_CARRY"), "dsp": _count(cells, "SB_MAC16"),
-                      "bram": _count(cells, "SB_RAM")}
-        else:
-            result = {"lut": _count(cells, "LUT"), "ff": _count(cells, "FD"), "carry": _count(cells, "CARRY"),
-                      "dsp": _count(cells, "DSP48"), "bram": _count(cells, "RAMB") }
-        result.update({"tool": "yosys", "target": tool_target, "cells": sum(cells.values()),
-                       "logic_levels": int(levels.group(1)) if levels else None, "fmax_mhz": None})
+        result = run_yosys(files, target, family, work)
+        result.update({"tool": "yosys", "target": tool_target, "fmax_mhz": None})
         if family == "ice40" and shutil.which("nextpnr-ice40"):
             result["fmax_mhz"] = _ice40_fmax(work, files, top, report, board, quiet)
     return result
