@@ -6,13 +6,12 @@ import os
 
 import numpy as np
 
+from .backends import get_backend
 from .boards import get_board
 from .config import CompileConfig, load_config
 from .errors import ModelError
 from .ir.graph import Graph
 from .ir.passes import run_passes
-
-BACKENDS = ("hls", "rtl")
 
 
 def _version() -> str:
@@ -41,32 +40,49 @@ class Project:
     def __init__(self, out_dir: str):
         self.out_dir = out_dir
 
-    def synth(self, quiet: bool = True) -> dict:
-        """Yosys resources (and nextpnr Fmax on iCE40) of an RTL project, stored in report.json `synth`."""
-        from .boards import get_board
-        from .sim import synth, update_report
-
-        result = synth.synthesize(self.out_dir, self.report, get_board(self.report["board"]), quiet)
-        update_report(self.out_dir, "synth", result)
-        return result
-
     @property
     def report(self) -> dict:
         with open(os.path.join(self.out_dir, "report.json")) as f:
             return json.load(f)
 
-    def run(self, x: np.ndarray, golden: bool = False, record: bool = True, **options):
-        """Run the design in its simulator on float inputs; returns exact float64 outputs (see `run_result`)."""
-        return self.run_result(x, golden, record, **options).outputs
+    def synth(self, quiet: bool = True) -> dict:
+        """Yosys resources (and nextpnr Fmax on iCE40) of an RTL project, stored in report.json `synth`."""
+        from .sim import synth, update_report
+
+        report = self.report
+        result = synth.synthesize(self.out_dir, report, get_board(report.get("board_file") or report["board"]),
+                                  quiet)
+        update_report(self.out_dir, "synth", result)
+        return result
+
+    def run(self, x: np.ndarray, golden: bool = False, **options) -> np.ndarray:
+        """Run the design in its simulator on float inputs [N, *shape] and return its exact float64 outputs.
+
+        Raises MismatchError if any output differs from the golden model's (or, on a cycle-accurate simulator,
+        if the measured latency or II differs from the prediction); report.json records the run either way."""
+        return self.run_result(x, golden, **options).check().outputs
 
     def run_result(self, x: np.ndarray, golden: bool = False, record: bool = True, quiet: bool = True,
-                   simulator: str | None = None, stress: bool = False, waves: bool = False,
-                   hold_out_ready_low: int = 0):
-        """Simulate; the result carries outputs, golden codes, mismatches and (RTL) measured latency and II."""
+                   **options):
+        """Simulate without raising: the sim.RunResult carries the codes, the golden codes, the mismatch count and
+        measured timing (call its `check()` to raise on a mismatch). `options` are the backend's run options
+        (`Backend.run_options`); one the backend does not take is an error."""
         from . import sim
 
-        result = sim.run_project(self.out_dir, x, use_golden=golden, quiet=quiet, simulator=simulator,
-                                 stress=stress, waves=waves, hold_out_ready_low=hold_out_ready_low)
+        report, _ = sim.load_project(self.out_dir)
+        backend = get_backend(report["backend"])
+        if golden:
+            given = sorted(k for k, v in options.items() if v not in (None, False, 0))
+            if given:
+                raise ModelError(f"a golden-model run simulates nothing; --{given[0].replace('_', '-')} does not "
+                                 "apply")
+            simulate = None
+        else:
+            backend.check_run_options(options)
+
+            def simulate(rep, graph, codes):
+                return backend.simulate(self.out_dir, rep, graph, codes, options, quiet)
+        result = sim.run_project(self.out_dir, x, simulate)
         if record:
             sim.record(self.out_dir, result)
         return result
@@ -75,48 +91,52 @@ class Project:
 def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: str | None = None,
             clock_ns: float | None = None, latency_ns: float | None = None, latency_cycles: int | None = None,
             ii: int | None = None, precision: str | None = None, config: str | None = None) -> Project:
-    """Schedule the graph for the board and targets, emit the backend's files into `out` (atomically)."""
+    """Schedule the graph for the board and targets, emit the backend's files into `out` (atomically).
+
+    `graph` is a loaded Graph or a model file; `precision` and `config` lower a model file, so with a Graph they
+    are refused (pass them to `edgecc.load`). The graph is not changed."""
     from .backends.common import atomic_output
-    from .schedule import schedule_graph
+    from .schedule import Targets, schedule_graph
 
-    if backend not in BACKENDS:
-        raise ModelError(f"unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
-    if not isinstance(graph, Graph):
+    be = get_backend(backend)
+    if isinstance(graph, Graph):
+        if precision is not None or config is not None:
+            raise ModelError("precision and config apply when a model is lowered: pass them to edgecc.load(), or "
+                             "pass the model file to edgecc.compile()")
+    else:
         graph = load(graph, precision=precision, config=config)
-    cfg = graph.config or load_config(config, precision)
     board_def = get_board(board)
-    sched = schedule_graph(graph, board_def, cfg, clock_ns, latency_ns, latency_cycles, ii, backend)
+    be.check_board(board_def)
+    be.check_graph(graph)
+    targets = Targets(clock_ns, latency_ns, latency_cycles, ii)
+    sched = schedule_graph(graph, be.cost_model, board_def, graph.config or CompileConfig(), targets)
     with atomic_output(out) as tmp:
-        if backend == "hls":
-            from .backends import hls as emitter
-        else:
-            from .backends import rtl as emitter
-
-        facts = emitter.emit(graph, sched, board_def, tmp, _version())
+        facts = be.emit(graph, sched, board_def, tmp, _version())
         with open(os.path.join(tmp, "model.ir.json"), "w", newline="\n") as f:
             f.write(graph.to_json() + "\n")
+        with open(os.path.join(tmp, "schedule.json"), "w", newline="\n") as f:
+            json.dump(sched.to_json(), f, indent=1, sort_keys=True)
+            f.write("\n")
         report = {
             "edgecc_version": _version(),
             "model": graph.meta.get("source", graph.name),
-            "backend": backend,
+            "backend": be.name,
             "board": board_def.name,
             "part": board_def.part,
-            "clock_ns": sched.clock_ns,
-            "top": facts["top"],
             "family": board_def.family,
-            "input_type": facts["input_type"],
-            "output_type": facts["output_type"],
+            "clock_ns": sched.clock_ns,
             "latency_cycles": sched.latency_cycles,
             "latency_ns": round(sched.latency_cycles * sched.clock_ns, 6),
             "ii_cycles": sched.ii_cycles,
-            "resources": sched.resources,
+            "composition": sched.composition,
+            "resources": dict(sched.resources),
             "budget": board_def.resources,
             "layers": [l.to_json() for l in sched.layers],
             "targets": {"latency_cycles": latency_cycles, "latency_ns": latency_ns, "ii": ii},
+            **facts,
         }
-        for key in ("rtl_files", "in_width", "out_width"):
-            if key in facts:
-                report[key] = facts[key]
+        if board is not None and board_def.name != board:  # a user's board file: synth and build read it again
+            report["board_file"] = os.path.abspath(os.fspath(board))
         with open(os.path.join(tmp, "report.json"), "w", newline="\n") as f:
             json.dump(report, f, indent=2, sort_keys=True)
             f.write("\n")

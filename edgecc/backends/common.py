@@ -50,6 +50,11 @@ class Namer:
         return name
 
 
+def label(text: str) -> str:
+    """A model name made safe to print inside a C/Verilog comment or a Markdown table (not an identifier)."""
+    return "".join(c if (c.isascii() and c.isalnum()) or c in "_-.:" else "_" for c in str(text))[:80]
+
+
 def atomic_output(out_dir: str):
     """A context manager yielding a temporary folder that becomes `out_dir` only if the block succeeds."""
     return _AtomicDir(out_dir)
@@ -103,17 +108,25 @@ def render(env, template: str, path: str, **data) -> None:
 
 
 def write_test_vectors(g, tb_dir: str, n_random: int = 61) -> int:
-    """Deterministic test vectors over the whole input range (extremes and zero first) and their golden outputs."""
+    """Deterministic test vectors over the whole input range (extremes and zero first) and their golden outputs,
+    as exact integers at any width."""
+    import random
+
     import numpy as np
 
     from ..codes import write_codes
     from ..ir.golden import run_codes
 
     in_t = g.tensor(g.hw_inputs()[0])
-    rng = np.random.default_rng(0)
-    edges = np.array([[in_t.type.min_int] * in_t.size, [in_t.type.max_int] * in_t.size, [0] * in_t.size])
-    rand = rng.integers(in_t.type.min_int, in_t.type.max_int, size=(n_random, in_t.size), endpoint=True)
-    codes = np.concatenate([edges, rand]).astype(np.int64).reshape((-1,) + tuple(in_t.shape))
+    t = in_t.type
+    edges = [[t.min_int] * in_t.size, [t.max_int] * in_t.size, [0] * in_t.size]
+    if t.fits_int64():
+        rng = np.random.default_rng(0)
+        rand = rng.integers(t.min_int, t.max_int, size=(n_random, in_t.size), endpoint=True).tolist()
+    else:  # numpy's generator stops at 64 bits
+        rng = random.Random(0)
+        rand = [[rng.randint(t.min_int, t.max_int) for _ in range(in_t.size)] for _ in range(n_random)]
+    codes = np.array(edges + rand, dtype=t.int_dtype()).reshape((-1,) + tuple(in_t.shape))
     write_codes(os.path.join(tb_dir, "input_codes.txt"), codes)
     write_codes(os.path.join(tb_dir, "output_codes.txt"), run_codes(g, [codes])[0])
     return len(codes)

@@ -17,3 +17,10 @@ def read_model(model):
     from .onnx import load_onnx
 
     return load_onnx(model)
+
+
+def supported_onnx_ops() -> list[str]:
+    """The ONNX (and QONNX) op types the frontend reads."""
+    from .onnx import supported_ops
+
+    return supported_ops()

@@ -6,6 +6,8 @@ Quantize, which rounds and saturates as its attributes say.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..errors import ModelError, UnsupportedOp
@@ -13,8 +15,21 @@ from .graph import Graph, Node
 from .types import FixedType, shift_round
 
 
+@dataclass(frozen=True)
+class OpCost:
+    """What an op computes per inference, independent of how a backend builds it: the scheduler's raw material.
+
+    mults: products by a nonzero constant or of two variables; adds: two-input additions (a sum of k terms is
+    k - 1); outputs: output elements; out_bits: output bits (elements x width)."""
+
+    mults: int = 0
+    adds: int = 0
+    outputs: int = 0
+    out_bits: int = 0
+
+
 class OpDef:
-    """An IR op: `infer` gives the output type from the input types, `evaluate` the output codes."""
+    """An IR op: `infer` gives the output type from the input types, `evaluate` the output codes, `cost` the work."""
 
     name = ""
 
@@ -23,6 +38,11 @@ class OpDef:
 
     def evaluate(self, g: Graph, node: Node, args: list[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
+
+    def cost(self, g: Graph, node: Node) -> OpCost:
+        """Elementwise by default: no arithmetic beyond one output per element."""
+        out = g.tensor(node.output)
+        return OpCost(outputs=out.size, out_bits=out.size * out.type.width)
 
 
 OPS: dict[str, OpDef] = {}
@@ -90,6 +110,16 @@ class Dense(OpDef):
         acc = self.accumulator_type(g, node)
         return relu_type(acc) if node.attrs.get("activation") == "relu" else acc
 
+    def cost(self, g, node):
+        x, w = g.tensor(node.inputs[0]), g.tensor(node.inputs[1])
+        outer = x.size // w.shape[0]
+        nonzero = np.count_nonzero(np.asarray(w.data) != 0, axis=0)  # per output column
+        has_bias = len(node.inputs) > 2
+        out = g.tensor(node.output)
+        return OpCost(mults=int(nonzero.sum()) * outer,
+                      adds=int(np.maximum(nonzero + has_bias - 1, 0).sum()) * outer,
+                      outputs=out.size, out_bits=out.size * out.type.width)
+
     def evaluate(self, g, node, args):
         x_t, w, b, prod_frac, acc_frac = self.parts(g, node)
         acc_t = self.accumulator_type(g, node)
@@ -133,6 +163,10 @@ class Add(OpDef):
         lo = (a.min_int << (frac - a.frac)) + (b.min_int << (frac - b.frac))
         hi = (a.max_int << (frac - a.frac)) + (b.max_int << (frac - b.frac))
         return FixedType.covering(lo, hi, frac)
+
+    def cost(self, g, node):
+        out = g.tensor(node.output)
+        return OpCost(adds=out.size, outputs=out.size, out_bits=out.size * out.type.width)
 
     def evaluate(self, g, node, args):
         out_t = g.tensor(node.output).type

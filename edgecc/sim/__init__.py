@@ -1,4 +1,8 @@
-"""Runs what is in OUT (C simulation, or the golden model) and compares it with the golden model bit for bit."""
+"""Runs what is in OUT (a backend's simulator, or the golden model) and compares it with the golden model bit for bit.
+
+The simulators themselves live here (csim.py, rtlsim.py); which one an output folder needs is its backend's
+business (`Backend.simulate`), so nothing here switches on a backend's name.
+"""
 from __future__ import annotations
 
 import json
@@ -6,26 +10,66 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
-from ..errors import ModelError
+from ..errors import MismatchError, ModelError
 from ..ir import golden
 from ..ir.graph import Graph
+from ..ir.types import FixedType
+
+
+@dataclass
+class SimOutput:
+    """What a simulator returns: output codes, and (cycle-accurate simulators) the timing it measured."""
+
+    codes: np.ndarray
+    simulator: str
+    latency_cycles: int | None = None   # the smallest measured latency
+    latency_max: int | None = None
+    ii_cycles: int | None = None        # the smallest measured gap between two accepted inputs
+    timing_checked: bool = False        # measured timing must equal the prediction (no stalls were forced)
 
 
 @dataclass
 class RunResult:
-    outputs: np.ndarray          # exact dequantized outputs, float64 [N, *shape]
-    codes: np.ndarray            # integer codes [N, *shape]
+    codes: np.ndarray            # integer codes [N, *shape] (Python ints when the type is wider than int64)
     golden_codes: np.ndarray
+    out_type: FixedType
     vectors: int
     mismatches: int              # vectors with any differing output
-    simulator: str
+    simulator: str               # "golden" for a golden-model run
     seconds: float
-    latency_cycles: int | None = None   # measured, RTL only
+    latency_cycles: int | None = None   # measured (cycle-accurate simulators)
     ii_cycles: int | None = None
     latency_max: int | None = None
+    predicted_latency: int | None = None
+    predicted_ii: int | None = None
+    timing_checked: bool = False
+
+    @property
+    def outputs(self) -> np.ndarray:
+        """Exact float64 values of the output codes (a clear error where float64 cannot hold one exactly)."""
+        return self.out_type.to_float(self.codes)
+
+    @property
+    def timing_ok(self) -> bool:
+        if not self.timing_checked or self.latency_cycles is None:
+            return True
+        return (self.latency_cycles == self.latency_max == self.predicted_latency
+                and self.ii_cycles == self.predicted_ii)
+
+    def check(self) -> "RunResult":
+        """Raise MismatchError unless every output equals the golden model's and measured timing the prediction."""
+        if self.mismatches:
+            raise MismatchError(f"{self.mismatches} of {self.vectors} vectors differ from the golden model "
+                                f"({self.simulator})")
+        if not self.timing_ok:
+            raise MismatchError(f"measured latency {self.latency_cycles} (max {self.latency_max}) cycles, II "
+                                f"{self.ii_cycles} differ from the predicted {self.predicted_latency}, "
+                                f"{self.predicted_ii} ({self.simulator})")
+        return self
 
 
 def load_project(out_dir: str) -> tuple[dict, Graph]:
@@ -40,68 +84,58 @@ def load_project(out_dir: str) -> tuple[dict, Graph]:
     return report, graph
 
 
-def run_project(out_dir: str, x: np.ndarray, use_golden: bool = False, quiet: bool = False,
-                simulator: str | None = None, stress: bool = False, waves: bool = False,
-                hold_out_ready_low: int = 0) -> RunResult:
+Simulate = Callable[[dict, Graph, np.ndarray], SimOutput]
+
+
+def run_project(out_dir: str, x: np.ndarray, simulate: Simulate | None) -> RunResult:
+    """Quantize float inputs, run `simulate(report, graph, input codes)` (None: the golden model alone) while the
+    golden model computes the expected codes, and compare every vector."""
     report, graph = load_project(out_dir)
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.number):
         raise ModelError(f"input array has dtype {x.dtype}; expected numbers")
     hw_in = golden.quantize_inputs(graph, [x])
-    out_name = graph.outputs[0]
     start = time.perf_counter()
-    if use_golden:
+    if simulate is None:
         want = golden.run_codes(graph, hw_in)[0]
-        got, simulator = np.array(want), "golden"
-    elif report["backend"] == "hls":
-        from . import csim
-
-        # the simulation runs in its own processes while the golden model computes the expected codes
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(csim.run, out_dir, report["top"], hw_in[0], graph.tensor(out_name).shape, quiet)
-            want = golden.run_codes(graph, hw_in)[0]
-            got = pending.result()
-        simulator = "csim-g++"
-    elif report["backend"] == "rtl":
-        from . import rtlsim
-
-        simulator = simulator or "verilator"
-        in_t, out_t = graph.tensor(graph.hw_inputs()[0]).type, graph.tensor(out_name).type
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(rtlsim.run, out_dir, report, hw_in[0], graph.tensor(out_name).shape,
-                                  out_t.signed, in_t.width, out_t.width, simulator, stress, waves,
-                                  hold_out_ready_low, 1, quiet)
-            want = golden.run_codes(graph, hw_in)[0]
-            cycle_run = pending.result()
-        got = cycle_run.codes
+        sim = SimOutput(np.array(want), "golden")
     else:
-        raise ModelError(f"no simulator for backend {report['backend']!r} yet")
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the simulator runs in its own processes meanwhile
+            pending = pool.submit(simulate, report, graph, hw_in[0])
+            want = golden.run_codes(graph, hw_in)[0]
+            sim = pending.result()
     seconds = time.perf_counter() - start
+    got = np.asarray(sim.codes)
     n = len(want)
-    flat_got, flat_want = np.asarray(got).reshape(n, -1), np.asarray(want).reshape(n, -1)
-    mismatches = int(np.sum(np.any(flat_got != flat_want, axis=1))) if got.shape == want.shape else n
-    out_t = graph.tensor(out_name).type
-    result = RunResult(out_t.to_float(got), got, want, n, mismatches, simulator, seconds)
-    if report["backend"] == "rtl" and not use_golden:
-        result.latency_cycles, result.ii_cycles = cycle_run.latency_cycles, cycle_run.ii_cycles
-        result.latency_max = cycle_run.latency_max
-    return result
+    if got.shape == want.shape:
+        mismatches = int(np.sum(np.any(got.reshape(n, -1) != want.reshape(n, -1), axis=1)))
+    else:
+        mismatches = n
+    return RunResult(got, want, graph.tensor(graph.outputs[0]).type, n, mismatches, sim.simulator, seconds,
+                     sim.latency_cycles, sim.ii_cycles, sim.latency_max, report.get("latency_cycles"),
+                     report.get("ii_cycles"), sim.timing_checked)
 
 
 def update_report(out_dir: str, key: str, value: dict) -> dict:
-    """Set one section of OUT/report.json (`sim`, `synth`, `build`), keeping the rest."""
+    """Set one section of OUT/report.json (`sim`, `golden`, `synth`, `build`), keeping the rest."""
     path = os.path.join(out_dir, "report.json")
     with open(path) as f:
         report = json.load(f)
     report[key] = value
-    with open(path, "w") as f:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
         f.write("\n")
+    os.replace(tmp, path)
     return report
 
 
 def record(out_dir: str, result: RunResult) -> dict:
-    """Store the measured figures in OUT/report.json (`sim`)."""
+    """Store what a run measured in OUT/report.json: a simulation under `sim`, a golden-model run under `golden`
+    (which simulated nothing, so it never stands in for a simulation's result)."""
+    if result.simulator == "golden":
+        return update_report(out_dir, "golden", {"vectors": result.vectors, "seconds": round(result.seconds, 3)})
     return update_report(out_dir, "sim", {
         "simulator": result.simulator, "vectors": result.vectors, "mismatches": result.mismatches,
-        "latency_cycles": result.latency_cycles, "ii_cycles": result.ii_cycles})
+        "latency_cycles": result.latency_cycles, "latency_max": result.latency_max, "ii_cycles": result.ii_cycles,
+        "timing_checked": result.timing_checked, "timing_ok": result.timing_ok})

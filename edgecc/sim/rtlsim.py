@@ -129,7 +129,8 @@ def run(out_dir: str, report: dict, codes: np.ndarray, out_shape, out_signed: bo
             for name in os.listdir(work):
                 if name.endswith((".vcd", ".fst")):
                     shutil.copyfile(os.path.join(work, name), os.path.join(out_dir, "waves", f"{simulator}-{name}"))
-    outputs = np.array(res["outputs"], dtype=np.int64).reshape((len(res["outputs"]),) + tuple(out_shape))
+    dtype = np.int64 if out_width <= 62 else object  # Python ints: exact at any width
+    outputs = np.array(res["outputs"], dtype=dtype).reshape((len(res["outputs"]),) + tuple(out_shape))
     ins, since = res["in_cycles"], res["valid_since"]
     lat = [s - i for s, i in zip(since, ins)]
     gaps = [b - a for a, b in zip(ins, ins[1:])]

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import (assign_default_precision, check_quantized, fold_quantizers, fuse_bias_activation,
-               infer_accumulators, insert_requantization)
+from . import (assign_default_precision, check_config_layers, check_quantized, fold_quantizers, fuse_bias_activation,
+               infer_accumulators, insert_requantization, make_names_unique)
 
 PIPELINE: list[tuple[str, Callable]] = [
+    ("make_names_unique", make_names_unique.run),
+    ("check_config_layers", check_config_layers.run),
     ("fuse_bias_activation", fuse_bias_activation.run),
     ("assign_default_precision", assign_default_precision.run),
     ("insert_requantization", insert_requantization.run),

@@ -7,6 +7,10 @@ from ..ops import OPS
 
 
 def run(g: Graph, config) -> bool:
+    names = [n.name for n in g.nodes]
+    if len(set(names)) != len(names):  # every pass that adds a node must give it a fresh name
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ModelError(f"two nodes are named {dup!r} after lowering", dup)
     for node in g.nodes:
         if node.op not in OPS:
             raise UnsupportedOp(f"op {node.op} has no hardware definition", node.name)

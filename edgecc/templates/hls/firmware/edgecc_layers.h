@@ -17,6 +17,13 @@ template <class T, class C> T from_bits(C code) {
     v.setBits((ap_ulong)(long long)code);
     return v;
 }
+// A value from a decimal integer code of any width (codes beyond 64 bits, e.g. a wide clamp bound).
+template <class T> T from_decimal(const char *code) {
+    ap_int<T::width> bits(code, 10);
+    T v;
+    v.range(T::width - 1, 0) = bits.range(T::width - 1, 0);
+    return v;
+}
 template <class T> long long signed_code(const T &v) {
     ap_int<T::width> r = v.range(T::width - 1, 0);
     return r.to_int64();

@@ -1,0 +1,161 @@
+"""RTL project writer: a scheduled Graph -> synthesizable Verilog-2001 (one module per unit, a top that composes
+them as the schedule says: lock-step, or ready/valid streams with FIFOs), Vivado scripts and test vectors."""
+from __future__ import annotations
+
+import os
+import shutil
+
+from ...errors import UnsupportedOp
+from ...ir.graph import Graph
+from ..common import Namer, label, render, template_env, write_test_vectors
+from .netlist import Netlist
+from .ops import UnitBuilder
+
+TEMPLATES = os.path.join(os.path.dirname(__file__), "..", "..", "templates", "rtl")
+STREAM_LIBRARY = "edgecc_stream.v"
+
+
+def bus_width(g: Graph, tensor: str) -> int:
+    t = g.tensor(tensor)
+    return t.size * t.type.width
+
+
+def _phase_width(ii: int) -> int:
+    return max(1, (ii - 1).bit_length())
+
+
+def _build_unit(g: Graph, unit, schedule, emitters, module: str, version: str) -> dict:
+    """One unit's datapath module as plain data for layer.v.j2."""
+    net = Netlist()
+    ports, inputs = [], {}
+    for p, t in enumerate(dict.fromkeys(unit.inputs)):
+        port = f"in{p}"
+        ports.append({"port": port, "width": bus_width(g, t), "tensor": t})
+        tt = g.tensor(t)
+        inputs[t] = [net.input_slice(port, k * tt.type.width, tt.type) for k in range(tt.size)]
+    first = unit.inputs[0] if unit.inputs else None
+    builder = UnitBuilder(net, g, unit, schedule.levels_per_stage, inputs,
+                          list(inputs[first]) if first else [], g.tensor(first).type.frac if first else 0)
+    for name in unit.nodes:
+        node = g.node(name)
+        emitters.of(node)(builder, node)
+    out_t = g.tensor(unit.output).type
+    stateful = unit.point.stages > 0
+    uses_en = any(r["enable"] == "en" for r in net.regs)
+    uses_adv = stateful or any(r["enable"] == "adv" for r in net.regs)
+    return {"name": module, "label": label(unit.name), "microarch": unit.point.microarch, "ports": ports,
+            "out_width": bus_width(g, unit.output), "statements": net.statements, "regs": net.regs,
+            "packed": net.pack(builder.values, out_t.width), "uses_phase": net.uses_phase,
+            "register_output": stateful, "uses_en": uses_en, "uses_adv": uses_adv,
+            "clocked": bool(net.regs) or stateful, "phase_width": _phase_width(unit.point.ii_cycles),
+            "stateful": stateful, "version": version}
+
+
+def _lockstep_top(g: Graph, schedule, modules: list[dict], names: Namer) -> dict:
+    """Instances wired in lock-step, with delay registers where the schedule balances a shorter path."""
+    wires = {g.hw_inputs()[0]: "x_reg"}
+    instances, delays = [], []
+
+    def delayed(tensor: str, beats: int) -> str:
+        src = wires[tensor]
+        for _ in range(beats):
+            name = names(f"{src}_d", "wire")
+            delays.append({"name": name, "width": bus_width(g, tensor), "src": src})
+            src = name
+        return src
+
+    for idx, (unit, m) in enumerate(zip(schedule.units, modules)):
+        beats = {e.tensor: e.depth for e in schedule.edges_into(unit.name) if e.buffer == "delay"}
+        ports = [{**p, "signal": delayed(p["tensor"], beats.get(p["tensor"], 0))} for p in m["ports"]]
+        out = names(f"{unit.output}_bus", "wire")
+        wires[unit.output] = out
+        instances.append({**m, "inst": f"u{idx}_{m['name']}", "ports": ports, "out": out})
+    out_tensor = g.outputs[0]
+    out_beats = sum(e.depth for e in schedule.edges_into("") if e.buffer == "delay")
+    return {"instances": instances, "delay_regs": delays, "out_signal": delayed(out_tensor, out_beats)}
+
+
+def _stream_top(g: Graph, schedule, modules: list[dict], names: Namer) -> dict:
+    """Units with their own handshake: a fork per registered value with several readers, a FIFO where the
+    schedule puts one, a controller per unit with registers."""
+    streams = [{"valid": "x_valid", "ready": "x_ready", "links": []}]
+    stream_of = {g.hw_inputs()[0]: 0}
+    data_of = {g.hw_inputs()[0]: "x_reg"}
+    links, fifos, units = [], [], []
+
+    def link(tensor: str) -> dict:
+        """A new reader of the value `tensor` belongs to."""
+        k = len(links)
+        entry = {"valid": f"e{k}_valid", "ready": f"e{k}_ready", "data": data_of[tensor]}
+        links.append(entry)
+        streams[stream_of[tensor]]["links"].append(entry)
+        return entry
+
+    for idx, (unit, m) in enumerate(zip(schedule.units, modules)):
+        fifo_depth = {e.tensor: e.depth for e in schedule.edges_into(unit.name) if e.buffer == "fifo"}
+        inputs = []
+        for p in m["ports"]:
+            if not m["stateful"]:  # wiring reads the data; its own readers take the value
+                inputs.append({"port": p["port"], "data": data_of[p["tensor"]]})
+                continue
+            source = link(p["tensor"])
+            if p["tensor"] in fifo_depth:
+                q = len(fifos)
+                depth = fifo_depth[p["tensor"]]
+                fifos.append({"inst": f"q{q}", "width": p["width"], "depth": depth,
+                              "aw": max(1, (depth - 1).bit_length()), "source": source,
+                              "valid": f"q{q}_valid", "ready": f"q{q}_ready", "data": f"q{q}_data"})
+                source = {"valid": f"q{q}_valid", "ready": f"q{q}_ready", "data": f"q{q}_data"}
+            inputs.append({**source, "port": p["port"]})
+        out = names(f"{unit.output}_bus", "wire")
+        data_of[unit.output] = out
+        u = {**m, "inst": f"u{idx}_{m['name']}", "index": idx, "inputs": inputs, "out": out,
+             "stages": unit.point.stages, "ii": unit.point.ii_cycles}
+        units.append(u)
+        if m["stateful"]:
+            stream_of[unit.output] = len(streams)
+            streams.append({"valid": f"u{idx}_out_valid", "ready": f"u{idx}_out_ready", "links": []})
+        else:  # wiring: its readers read the value it is computed from
+            stream_of[unit.output] = stream_of[unit.inputs[0]]
+    return {"units": units, "streams": streams, "links": links, "fifos": fifos, "out_link": link(g.outputs[0]),
+            "gap_width": max(1, (schedule.ii_cycles - 1).bit_length())}
+
+
+def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dict:
+    """Write rtl/*.v, Vivado scripts and test vectors into out_dir; returns facts for the report."""
+    hw_in, outputs = g.hw_inputs(), g.outputs
+    if len(hw_in) != 1 or len(outputs) != 1:
+        raise UnsupportedOp(f"the RTL backend needs one input and one output; the model has {len(hw_in)} and "
+                            f"{len(outputs)}")
+    names = Namer()
+    top = names(g.name or "model", "module")
+    env = template_env(TEMPLATES)
+    modules = [_build_unit(g, unit, schedule, emitters, names(f"{top}_{unit.name}", "module"), version)
+               for unit in schedule.units]
+    rtl_dir = os.path.join(out_dir, "rtl")
+    for m in modules:
+        render(env, "layer.v.j2", os.path.join(rtl_dir, f"{m['name']}.v"), **m)
+    common = {"top": top, "version": version, "source": label(g.meta.get("source", g.name)),
+              "in_width": bus_width(g, hw_in[0]), "out_width": bus_width(g, outputs[0]), "ii": schedule.ii_cycles,
+              "latency": schedule.latency_cycles, "clock_ns": f"{schedule.clock_ns:g}",
+              "composition": schedule.composition}
+    files = [f"rtl/{m['name']}.v" for m in modules]
+    if schedule.composition == "lockstep":
+        render(env, "top_lockstep.v.j2", os.path.join(rtl_dir, f"{top}.v"), **common, stages=schedule.stages,
+               phase_width=_phase_width(schedule.ii_cycles), **_lockstep_top(g, schedule, modules, names))
+    else:
+        shutil.copyfile(os.path.join(TEMPLATES, STREAM_LIBRARY), os.path.join(rtl_dir, STREAM_LIBRARY))
+        files.insert(0, f"rtl/{STREAM_LIBRARY}")
+        render(env, "top_stream.v.j2", os.path.join(rtl_dir, f"{top}.v"), **common,
+               **_stream_top(g, schedule, modules, names))
+    files.append(f"rtl/{top}.v")
+    render(env, "build_vivado.tcl.j2", os.path.join(out_dir, "vivado", "build_vivado.tcl"), **common,
+           part=board.part, files=files)
+    render(env, "clock.xdc.j2", os.path.join(out_dir, "vivado", f"{top}.xdc"), **common)
+    n_tb = write_test_vectors(g, os.path.join(out_dir, "tb_data"))
+    render(env, "README.md.j2", os.path.join(out_dir, "README.md"), **common, board=board.name, part=board.part,
+           n_tb=n_tb, files=files, in_type=str(g.tensor(hw_in[0]).type), out_type=str(g.tensor(outputs[0]).type),
+           n_in=g.tensor(hw_in[0]).size, n_out=g.tensor(outputs[0]).size,
+           layers=[{**l.to_json(), "name": label(l.name)} for l in schedule.layers])
+    return {"top": top, "input_type": str(g.tensor(hw_in[0]).type), "output_type": str(g.tensor(outputs[0]).type),
+            "rtl_files": files, "in_width": common["in_width"], "out_width": common["out_width"]}

@@ -1,0 +1,100 @@
+"""What a backend tells the scheduler: how nodes group into units, each unit's candidate points, and how a choice
+of points composes into a design with an exact (RTL) or estimated (HLS) latency and II."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from ..ir.graph import Graph
+from .plan import EdgePlan, Point
+from .timing import FamilyTiming
+
+# Nodes that cost no register stage of their own: built into the unit that produces their input.
+ZERO_COST_OPS = ("Relu", "Quantize", "Reshape")
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    """A unit before a point is chosen: the nodes built as one block, what it reads, what it produces."""
+
+    name: str
+    op: str                        # the computing node's op
+    nodes: tuple[str, ...]
+    inputs: tuple[str, ...]        # activation tensors read (constants are part of the unit)
+    output: str
+
+    @property
+    def head(self) -> str:
+        return self.nodes[0]
+
+
+@dataclass(frozen=True)
+class Composition:
+    """How chosen points run together: the design's latency and II, and every unit's start and finish."""
+
+    kind: str
+    latency_cycles: int
+    ii_cycles: int
+    start: dict                    # unit name -> start (cycles, or beats when lock-step)
+    ready: dict                    # unit name -> output ready
+    edges: tuple[EdgePlan, ...] = ()
+    stages: int = 0                # lock-step: register stages after the input register
+    buffer_resources: dict | None = None  # registers the composition adds (delays, FIFOs, control)
+
+    def unit_latency(self, unit: str) -> int:
+        """Cycles from the unit's start to its output."""
+        beats = self.ready[unit] - self.start[unit]
+        return beats * self.ii_cycles if self.kind == "lockstep" else beats
+
+
+def group_units(g: Graph, fuse_zero_cost: bool) -> list[UnitSpec]:
+    """Units in graph order. With `fuse_zero_cost`, a Dense or Add takes along the zero-cost nodes that follow it
+    alone (its output feeds exactly one of them and is not a graph output)."""
+    units, absorbed = [], set()
+    for node in g.compute_nodes():
+        if node.name in absorbed:
+            continue
+        nodes = [node]
+        if fuse_zero_cost and node.op in ("Dense", "Add"):
+            tail = node
+            while True:
+                users = g.consumers(tail.output)
+                if len(users) != 1 or users[0].op not in ZERO_COST_OPS or tail.output in g.outputs:
+                    break
+                tail = users[0]
+                nodes.append(tail)
+                absorbed.add(tail.name)
+        inputs = tuple(t for t in node.inputs if not g.tensor(t).is_const)
+        units.append(UnitSpec(node.name, node.op, tuple(n.name for n in nodes), inputs, nodes[-1].output))
+    return units
+
+
+class CostModel:
+    """One backend's cost model at one clock on one FPGA family. Subclasses say what a unit can be and cost."""
+
+    backend = ""
+    fuse_zero_cost = False
+
+    def __init__(self, timing: FamilyTiming, clock_ns: float):
+        self.timing = timing
+        self.clock_ns = clock_ns
+        self.levels_per_stage = timing.levels_per_stage(clock_ns)
+
+    def units(self, g: Graph) -> list[UnitSpec]:
+        return group_units(g, self.fuse_zero_cost)
+
+    def max_reuse(self, g: Graph, unit: UnitSpec) -> int:
+        """How far the unit can be folded (1: it cannot)."""
+        return 1
+
+    def points(self, g: Graph, unit: UnitSpec, reuses: Iterable[int]) -> dict[int, Point]:
+        """The unit's candidate points for these reuse factors (those it supports), keyed by reuse."""
+        raise NotImplementedError
+
+    def compose(self, g: Graph, units: list[UnitSpec], chosen: dict[str, Point]) -> Composition:
+        raise NotImplementedError
+
+
+def sources_ready(g: Graph, at: int) -> dict[str, int]:
+    """The design's input ports, all ready at `at`."""
+    return {t: at for t in g.hw_inputs()}
