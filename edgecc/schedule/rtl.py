@@ -112,28 +112,50 @@ def _lockstep(g: Graph, units: list[UnitSpec], chosen: dict[str, Point], ii: int
 
 
 def _stream(g: Graph, units: list[UnitSpec], chosen: dict[str, Point], ii: int) -> Composition:
-    """Cycles: an input accepted at cycle 0 is in the input register at cycle 1."""
-    arrival = {t: 1 for t in g.hw_inputs()}
-    start, ready = {}, {}
+    """Cycles: an input accepted at cycle 0 is in the input register at cycle 1.
+
+    A registered value must be taken before its producer needs the room again: a pipeline of S stages that moves
+    as one (II 1) needs it when the next input enters, II - S cycles after the value appeared (any time if it is
+    taken at once); a folded unit or the input register only at its next write, II - 1 cycles after. A reader that
+    would keep it longer reads it through a FIFO (one more cycle on that edge), so FIFOs are added until every
+    edge keeps its value no longer than its producer allows."""
+    allowed = {t: ii - 1 for t in g.hw_inputs()}  # how long each value may be kept by its readers
     for u in units:
         p = chosen[u.name]
-        start[u.name] = max((arrival[t] for t in u.inputs), default=1)
-        ready[u.name] = start[u.name] + p.stages * p.ii_cycles
-        arrival[u.output] = ready[u.name]
+        if p.stages == 0:  # wiring: its value is its input's
+            allowed[u.output] = allowed[u.inputs[0]]
+        else:
+            allowed[u.output] = ii - 1 if p.ii_cycles > 1 else max(0, ii - p.stages)
+
+    def consumed_after(u: UnitSpec) -> int:  # a folded unit reads its input until its last phase
+        p = chosen[u.name]
+        return p.ii_cycles - 1 if p.stages else 0
+
+    fifos: set[tuple[str, str]] = set()
+    while True:
+        arrival = {t: 1 for t in g.hw_inputs()}
+        start, ready = {}, {}
+        for u in units:
+            p = chosen[u.name]
+            start[u.name] = max((arrival[t] + ((t, u.name) in fifos) for t in u.inputs), default=1)
+            ready[u.name] = start[u.name] + p.stages * p.ii_cycles
+            arrival[u.output] = ready[u.name]
+        hold = {(t, u.name): start[u.name] + consumed_after(u) - arrival[t]
+                for u in units if chosen[u.name].stages for t in u.inputs}
+        late = {e for e, h in hold.items() if e not in fifos and h > allowed[e[0]]}
+        if not late:
+            break
+        fifos |= late
     edges, fifo_bits = [], 0
     for u in units:
-        p = chosen[u.name]
-        consumed_after = p.ii_cycles - 1 if p.stages else 0  # a folded unit reads its input until its last phase
         for t in dict.fromkeys(u.inputs):
-            hold = start[u.name] - arrival[t] + consumed_after
-            if hold <= ii - 1:  # gone before the producer's next value: the producer's register holds it
+            if (t, u.name) in fifos:
+                depth = (hold[(t, u.name)] - 1) // ii + 2
+                edges.append(EdgePlan(t, u.name, "fifo", depth))
+                fifo_bits += depth * _bus_bits(g, t)
+            else:
                 edges.append(EdgePlan(t, u.name))
-                continue
-            depth = (hold - 1) // ii + 2
-            edges.append(EdgePlan(t, u.name, "fifo", depth))
-            fifo_bits += depth * _bus_bits(g, t)
     edges += [EdgePlan(t, "") for t in g.outputs]
     latency = max(arrival[t] for t in g.outputs)
     control = sum(chosen[u.name].stages + math.ceil(math.log2(max(chosen[u.name].ii_cycles, 2))) for u in units)
     return Composition("stream", latency, ii, start, ready, tuple(edges), 0, {"ff": fifo_bits + control})
-

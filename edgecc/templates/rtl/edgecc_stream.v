@@ -6,7 +6,8 @@
 // One unit's handshake. With II = 1 the unit is a pipeline of STAGES registers that moves whenever its output
 // register is free or being read (adv), taking a new input (or a bubble) each time. With II > 1 the unit is folded:
 // it runs II phases on one input while that input is valid (en; phase counts 0 .. II-1), takes the input at the last
-// phase and writes its output register then (adv). out_valid says the output register holds a result not yet read.
+// phase and writes its output register then (adv). Only that last phase waits for the output register to be free:
+// the others run while it still holds the previous result. out_valid: the output register holds an unread result.
 module edgecc_stream_ctrl #(parameter STAGES = 1, parameter II = 1, parameter PW = 1) (
     input  wire clk,
     input  wire rst,
@@ -30,8 +31,9 @@ module edgecc_stream_ctrl #(parameter STAGES = 1, parameter II = 1, parameter PW
             localparam [PW-1:0] LAST = II - 1;
             /* verilator lint_on WIDTHTRUNC */
             reg [PW-1:0] count;
-            assign en = in_valid & room;
-            assign adv = en & (count == LAST);
+            wire last = count == LAST;
+            assign en = in_valid & (room | ~last);
+            assign adv = en & last;
             assign phase = count;
             always @(posedge clk) begin
                 if (rst) count <= {PW{1'b0}};
