@@ -40,13 +40,15 @@ class QonnxBuilder:
         self.inits.append(_init(n, arr))
         return n
 
-    def dense(self, x, w, b=None, w_bits=8, w_frac=6, b_bits=16, b_frac=10, name=None):
+    def dense(self, x, w, b=None, w_bits=8, w_frac=6, b_bits=16, b_frac=10, name=None, float_bias=False):
+        """MatMul with a quantized weight, then Add of the bias: quantized, or (float_bias) a float32 initializer
+        added as it is, as Brevitas exports and hand edits leave it."""
         wq = self.quant(self.const(w), w_bits, w_frac, narrow=True)
         n = name or self._n("fc")
         self.nodes.append(helper.make_node("MatMul", [x, wq], [f"{n}_mm"], name=n))
         out = f"{n}_mm"
         if b is not None:
-            bq = self.quant(self.const(b), b_bits, b_frac)
+            bq = self.const(b) if float_bias else self.quant(self.const(b), b_bits, b_frac)
             self.nodes.append(helper.make_node("Add", [out, bq], [f"{n}_add"], name=f"{n}_bias"))
             out = f"{n}_add"
         return out
@@ -65,8 +67,10 @@ class QonnxBuilder:
 
 
 def qonnx_mlp(sizes=(16, 32, 5), seed=0, in_bits=8, in_frac=4, act_bits=8, act_frac=4, rounding="ROUND",
-              act_signed=False, act_narrow=False, out_quant=True, layer_names=None) -> onnx.ModelProto:
-    """x -> Quant -> [Dense -> Relu -> Quant]* -> Dense (-> Quant): a QONNX MLP with 8-bit narrow weights."""
+              act_signed=False, act_narrow=False, out_quant=True, layer_names=None, float_bias=False
+              ) -> onnx.ModelProto:
+    """x -> Quant -> [Dense -> Relu -> Quant]* -> Dense (-> Quant): a QONNX MLP with 8-bit narrow weights
+    (and, with float_bias, float32 biases that no Quant reads)."""
     rng = np.random.default_rng(seed)
     b = QonnxBuilder(sizes[0])
     h = b.quant("x", in_bits, in_frac, rounding=rounding)
@@ -74,7 +78,7 @@ def qonnx_mlp(sizes=(16, 32, 5), seed=0, in_bits=8, in_frac=4, act_bits=8, act_f
         w = rng.normal(0, 1.0 / np.sqrt(n_in), size=(n_in, n_out))
         bias = rng.normal(0, 0.25, size=n_out)
         name = layer_names[i] if layer_names else None
-        h = b.dense(h, w, bias, name=name)
+        h = b.dense(h, w, bias, name=name, float_bias=float_bias)
         last = i == len(sizes) - 2
         if not last:
             h = b.relu(h)
@@ -82,6 +86,19 @@ def qonnx_mlp(sizes=(16, 32, 5), seed=0, in_bits=8, in_frac=4, act_bits=8, act_f
         elif out_quant:
             h = b.quant(h, act_bits + 4, act_frac, signed=True, rounding=rounding)
     return b.model(h, sizes[-1])
+
+
+def qonnx_float_bias_mlp(seed=11) -> onnx.ModelProto:
+    """A QONNX MLP 16-32-5 with float32 biases added directly (no Quant), Quant(ROUND) on activations and output.
+    Every fourth bias sits 2**-24 above a tie of the 2**-4 activation grid, where float32 sums of magnitude >= 1
+    lose that bit (qonnx's float32 Add can then decide wrong); the others are random float32 values."""
+    model = qonnx_mlp(sizes=(16, 32, 5), seed=seed, float_bias=True)
+    for add in (n for n in model.graph.node if n.op_type == "Add"):
+        init = next(i for i in model.graph.initializer if i.name == add.input[1])
+        bias = numpy_helper.to_array(init).copy()
+        bias[::4] = np.float32(2.0 ** -5 + 2.0 ** -24)
+        init.CopyFrom(numpy_helper.from_array(bias.astype(np.float32), init.name))
+    return model
 
 
 def qdq_mlp(sizes=(16, 24, 4), seed=0, act_dtype="uint8", act_zp=0, frac=4, w_frac=6) -> onnx.ModelProto:

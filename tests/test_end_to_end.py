@@ -9,7 +9,7 @@ import pytest
 
 import edgecc
 from helpers import compile_run_compare, probe_inputs
-from models import float_mlp
+from models import float_mlp, qonnx_float_bias_mlp
 from references import ort_reference, qonnx_reference
 from suite import models
 
@@ -96,3 +96,17 @@ def test_precision_option_changes_every_unquantized_type(tmp_path, gxx):
     for name in graph.hw_inputs() + graph.outputs:
         assert str(graph.tensor(name).type).startswith("fixed<10,4")
     compile_run_compare(graph, probe_inputs(graph, 400), tmp_path)
+
+
+def test_float_bias_model_csim_matches_golden(tmp_path, gxx):
+    """Float biases in a quantized model keep their exact float32 values (30-bit constants): the HLS design too."""
+    graph = edgecc.load(qonnx_float_bias_mlp())
+    compile_run_compare(graph, probe_inputs(graph, N, seed=8), tmp_path)
+
+
+@pytest.mark.parametrize("overflow", ["WRAP", "SAT_SYM"])
+def test_precision_overflow_mode_csim_matches_golden(overflow, tmp_path, gxx):
+    graph = edgecc.load(float_mlp(seed=6), precision=f"fixed<8,3,FLOOR,{overflow}>")
+    assert graph.tensor(graph.hw_inputs()[0]).type.overflow == overflow
+    x = np.random.default_rng(10).uniform(-20, 20, size=(600, 10))  # up to 5 times beyond the input range
+    compile_run_compare(graph, x, tmp_path)

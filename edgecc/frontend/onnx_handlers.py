@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ModelError, UnsupportedOp
-from ..ir.quantizers import QuantSpec, codes_of_integers, int_range, power_of_two_frac, quantize_constant
+from ..ir.quantizers import (QuantSpec, codes_of_integers, int_range, power_of_two_frac, quantize_constant,
+                              requantize_constant)
 from ..ir.types import FixedType
 from .onnx import OnnxContext, attrs_of, onnx_handler
 
@@ -206,20 +207,19 @@ def relu(ctx: OnnxContext, node):
 
 # ---- quantizers -----------------------------------------------------------------------------------------
 def _quantizer(ctx: OnnxContext, x: str, out: str, fracs: np.ndarray, lo: int, hi: int, rounding: str,
-               narrow_signed: bool, axis: int | None = None) -> None:
+               overflow: str, axis: int | None = None) -> None:
     """Fold a quantizer on a constant into typed codes, or add a model-level Quant node on an activation."""
     src = ctx.tensor(x)
     if src.data is not None:
-        if src.type is not None:
-            values = src.type.to_float(src.data)
+        if src.type is not None:  # already quantized: requantize its codes exactly, never through float
+            codes, ftype = requantize_constant(src.data, src.type.frac, fracs, lo, hi, rounding, axis)
         else:
-            values = np.asarray(src.data, dtype=np.float64)
-        codes, ftype = quantize_constant(values, fracs, lo, hi, rounding, axis)
+            codes, ftype = quantize_constant(np.asarray(src.data, dtype=np.float64), fracs, lo, hi, rounding, axis)
         ctx.add_const(out, codes, ftype)
         return
     if np.asarray(fracs).size != 1:
         raise UnsupportedOp("per-channel scales on an activation are not supported", ctx.node_name)
-    spec = QuantSpec(int(np.asarray(fracs).ravel()[0]), int(lo), int(hi), rounding, narrow_signed)
+    spec = QuantSpec(int(np.asarray(fracs).ravel()[0]), int(lo), int(hi), rounding, overflow)
     ctx.add_node("Quant", [x], out, src.shape, {"spec": spec})
 
 
@@ -245,7 +245,8 @@ def qonnx_quant(ctx: OnnxContext, node):
         raise UnsupportedOp("a signed 1-bit (bipolar) Quant is not supported yet", ctx.node_name)
     fracs = power_of_two_frac(scale, f"Quant input {x!r}", ctx.node_name)
     lo, hi = int_range(bits_i, signed, narrow)
-    _quantizer(ctx, x, node.output[0], fracs, lo, hi, rounding, signed and narrow)
+    # a QONNX Quant saturates; narrow on a signed type is the symmetric range
+    _quantizer(ctx, x, node.output[0], fracs, lo, hi, rounding, "SAT_SYM" if signed and narrow else "SAT")
 
 
 def _qdq_params(ctx: OnnxContext, node, what: str):
@@ -298,7 +299,7 @@ def quantize_linear(ctx: OnnxContext, node):
         zp = zp.ravel()[:1]
     z = int(zp.ravel()[0])
     axis_in = _axis_in(ctx, src, axis) if src.data is not None else None
-    _quantizer(ctx, x, node.output[0], fracs, qmin - z, qmax - z, "ROUND", False, axis_in)
+    _quantizer(ctx, x, node.output[0], fracs, qmin - z, qmax - z, "ROUND", "SAT", axis_in)
     ctx.qlinear[node.output[0]] = (fracs, z)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ModelError
-from .types import FixedType, round_float
+from .types import OVERFLOW_MODES, FixedType, clamp_to_ints, round_float, scale_by_power_of_two, shift_round
 
 
 def power_of_two_frac(scale, what: str, node: str | None = None) -> np.ndarray:
@@ -24,19 +24,34 @@ def power_of_two_frac(scale, what: str, node: str | None = None) -> np.ndarray:
 
 @dataclass(frozen=True)
 class QuantSpec:
-    """x -> clamp(round(x * 2**frac), lo, hi) codes; the value is code * 2**-frac."""
+    """x -> round(x * 2**frac) codes, then clamped to [lo, hi] (SAT, SAT_SYM) or wrapped (WRAP) into the output
+    type; the value is code * 2**-frac. `overflow` is kept as the model or the config writes it."""
 
     frac: int
     lo: int
     hi: int
     rounding: str
-    narrow_signed: bool = False  # lo == -hi: the symmetric (SAT_SYM) range
+    overflow: str = "SAT"
+
+    def __post_init__(self):
+        if self.overflow not in OVERFLOW_MODES:
+            raise ModelError(f"unknown overflow mode {self.overflow!r}; known: {', '.join(OVERFLOW_MODES)}")
+
+    @staticmethod
+    def of_type(t: FixedType) -> "QuantSpec":
+        """Quantize into exactly `t`: its grid, its range, its rounding and its overflow mode."""
+        return QuantSpec(t.frac, t.min_int, t.max_int, t.rounding, t.overflow)
 
     def out_type(self) -> FixedType:
+        """The narrowest type holding [lo, hi]; SAT_SYM only where [lo, hi] is that type's symmetric range."""
         t = FixedType.covering(self.lo, self.hi, self.frac)
-        overflow = "SAT_SYM" if self.narrow_signed and t.signed and t.min_int + 1 == self.lo and t.max_int == self.hi \
-            else "SAT"
-        return t.with_modes(rounding=self.rounding, overflow=overflow)
+        if self.overflow == "WRAP":
+            if (t.min_int, t.max_int) != (self.lo, self.hi):
+                raise ModelError(f"a wrapping quantizer needs a full two's complement range, "
+                                 f"not [{self.lo}, {self.hi}]")
+            return t.with_modes(rounding=self.rounding, overflow="WRAP")
+        symmetric = self.overflow == "SAT_SYM" and t.signed and (t.min_int + 1, t.max_int) == (self.lo, self.hi)
+        return t.with_modes(rounding=self.rounding, overflow="SAT_SYM" if symmetric else "SAT")
 
 
 def int_range(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
@@ -54,19 +69,72 @@ def quantize_constant(values: np.ndarray, fracs: np.ndarray, lo: int, hi: int, r
 
     A scale tensor of the constant's own rank broadcasts (QONNX); a 1-D one lies along `axis` (ONNX QDQ)."""
     values = np.asarray(values, dtype=np.float64)
+    if np.isnan(values).any():
+        raise ModelError("a constant holds NaN, which has no fixed-point value")
+    fracs, fracs_full = _fracs_for(values.shape, fracs, axis)
+    codes = clamp_to_ints(round_float(scale_by_power_of_two(values, fracs_full), rounding), lo, hi)
+    return _at_common_frac(codes, fracs, fracs_full)
+
+
+def requantize_constant(codes: np.ndarray, frac: int, fracs: np.ndarray, lo: int, hi: int, rounding: str,
+                        axis: int | None = None) -> tuple[np.ndarray, FixedType]:
+    """Quantize an already typed constant (codes at `frac`) again, in exact integer arithmetic: as
+    `quantize_constant` does for float values, without passing through float."""
+    q = np.asarray(codes).astype(object)
+    fracs, fracs_full = _fracs_for(q.shape, fracs, axis)
+    rounded = np.empty(q.shape, dtype=object)
+    for f in np.unique(fracs_full):
+        channel = fracs_full == f
+        rounded[channel] = shift_round(q[channel], frac - int(f), rounding)
+    return _at_common_frac(clamp_to_ints(rounded, lo, hi), fracs, fracs_full)
+
+
+def exact_codes_of_floats(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """A float (or integer) constant as Python-int codes at the one frac that holds every value exactly: a float
+    is num / 2**k, so the finest nonzero value fixes the frac, and the others are shifted to it."""
+    a = np.asarray(values)
+    if a.dtype == bool or np.issubdtype(a.dtype, np.integer):
+        return a.astype(object), 0
+    a = a.astype(np.float64)  # float16 and float32 widen exactly
+    if not np.all(np.isfinite(a)):
+        raise ModelError("a constant holds inf or NaN, which has no fixed-point value")
+    flat = a.ravel().tolist()
+    frac = max((fractional_bits(v) for v in flat if v), default=0)
+    codes = []
+    for v in flat:
+        num, den = v.as_integer_ratio()  # den is a power of two
+        codes.append(_shift(num, frac - (den.bit_length() - 1)))
+    return np.array(codes, dtype=object).reshape(a.shape), frac
+
+
+def fractional_bits(v: float) -> int:
+    """f such that the lowest set bit of a nonzero float v is 2**-f (negative for an even integer)."""
+    num, den = float(v).as_integer_ratio()
+    return den.bit_length() - 1 if den > 1 else -((num & -num).bit_length() - 1)
+
+
+def _shift(v: int, left: int) -> int:
+    return v << left if left >= 0 else v >> -left  # a right shift here drops only zero bits
+
+
+def _fracs_for(shape: tuple[int, ...], fracs: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The scales' fractional bits in a shape that broadcasts to the constant, and broadcast to it."""
     fracs = np.asarray(fracs, dtype=np.int64)
-    if fracs.size > 1 and fracs.ndim != values.ndim:
-        fracs = fracs.reshape(_axis_shape(values.ndim, axis, fracs.size))
+    if fracs.size > 1 and fracs.ndim != len(shape):
+        fracs = fracs.reshape(_axis_shape(len(shape), axis, fracs.size))
     elif fracs.size <= 1:
         fracs = fracs.reshape(())
     try:
-        fracs_full = np.broadcast_to(fracs, values.shape)
+        return fracs, np.broadcast_to(fracs, shape)
     except ValueError:
-        raise ModelError(f"scale of shape {list(fracs.shape)} does not broadcast to {list(values.shape)}") from None
-    codes = np.clip(round_float(np.ldexp(values, fracs_full), rounding), lo, hi)
+        raise ModelError(f"scale of shape {list(fracs.shape)} does not broadcast to {list(shape)}") from None
+
+
+def _at_common_frac(codes: np.ndarray, fracs: np.ndarray, fracs_full: np.ndarray) -> tuple[np.ndarray, FixedType]:
+    """Codes at per-element fracs -> codes at the finest of them (exact left shifts) and their covering type."""
     common = int(fracs.max()) if fracs.size else 0
-    codes = np.array([int(c) << int(common - f) for c, f in zip(codes.ravel(), fracs_full.ravel())],
-                     dtype=object).reshape(values.shape)
+    shifted = [int(c) << int(common - f) for c, f in zip(codes.ravel(), fracs_full.ravel())]
+    codes = np.array(shifted, dtype=object).reshape(codes.shape)
     t = FixedType.covering(int(codes.min()) if codes.size else 0, int(codes.max()) if codes.size else 0, common)
     return (codes.astype(np.int64) if t.fits_int64() else codes), t
 

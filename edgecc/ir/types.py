@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 import numpy as np
 
@@ -24,6 +25,10 @@ _ROUNDING_ALIASES = {"TRN": "FLOOR", "RND_CONV": "ROUND", "RND": "HALF_POS_INF",
 
 # Numpy int64 holds any value of at most this many bits with room for one addition or shift.
 INT64_SAFE_BITS = 62
+# float64 holds every integer up to 2**53 and any value of at most 53 significant bits whose exponent is in range.
+FLOAT64_BITS = 53
+FLOAT64_MAX_EXP = 1024   # every float64 is below 2**1024 in magnitude
+FLOAT64_MIN_EXP = -1074  # the smallest nonzero float64 is 2**-1074
 
 
 @dataclass(frozen=True, order=True)
@@ -94,31 +99,68 @@ class FixedType:
         return np.int64 if self.fits_int64() else object
 
     def to_float(self, q: np.ndarray) -> np.ndarray:
-        """Exact values of integer codes (float64 holds them exactly while width <= 53)."""
+        """Exact float64 values of integer codes; a ModelError where float64 cannot hold a value exactly."""
         q = np.asarray(q)
-        if q.dtype == object:
-            return np.array([float(v) for v in q.ravel()], dtype=np.float64).reshape(q.shape) * self.step
-        return q.astype(np.float64) * self.step
+        if self.width <= FLOAT64_BITS and self.frac <= 1022 and self.integer <= 1023:
+            # at most 53 significant bits and a normal exponent: the product is exact
+            return q.astype(np.float64) * self.step
+        return self._to_float_checked(q)
+
+    def _to_float_checked(self, q: np.ndarray) -> np.ndarray:
+        ints = [int(v) for v in q.ravel()]
+        mantissas = np.array([_float_of_int(v) for v in ints], dtype=np.float64)
+        with np.errstate(over="ignore", under="ignore"):
+            values = np.ldexp(mantissas, -self.frac)
+            # scaling back recovers the mantissa unless the value left float64's exponent range on the way
+            exact = np.isfinite(values) & (np.ldexp(values, self.frac) == mantissas)
+        if not exact.all():
+            bad = [v for v, ok in zip(ints, exact) if not ok]
+            bits = max(_significant_bits(v) for v in bad)
+            if bits > FLOAT64_BITS:
+                need = f"need up to {bits} significant bits (float64 holds {FLOAT64_BITS})"
+            else:
+                low = min(_lowest_bit(v) for v in bad) - self.frac
+                high = max(abs(v).bit_length() for v in bad) - self.frac
+                need = (f"span 2**{low} to 2**{high}, beyond float64's exponents "
+                        f"(2**{FLOAT64_MIN_EXP} to 2**{FLOAT64_MAX_EXP})")
+            raise ModelError(f"{len(bad)} value(s) of {self} {need}, so float64 cannot hold them exactly; "
+                             "use the integer codes (or to_fractions) instead")
+        return values.reshape(q.shape)
+
+    def to_fractions(self, q: np.ndarray) -> np.ndarray:
+        """Exact values of integer codes as Fractions (an object array), at any width and exponent."""
+        q = np.asarray(q)
+        scale = Fraction(1, 1 << self.frac) if self.frac >= 0 else Fraction(1 << -self.frac)
+        out = np.empty(q.shape, dtype=object)
+        out.ravel()[:] = [Fraction(int(v)) * scale for v in q.ravel()]
+        return out
 
     def quantize(self, x: np.ndarray, lo: int | None = None, hi: int | None = None) -> np.ndarray:
         """Float values -> integer codes of this type: scale exactly, round with this type's rounding, then
-        clamp to [lo, hi] (default: the type's range) or wrap when the overflow mode is WRAP."""
+        clamp to [lo, hi] (default: the type's range) or wrap when the overflow mode is WRAP. Exact at any width."""
         x = np.asarray(x, dtype=np.float64)
         if np.isnan(x).any():
             raise ModelError("input holds NaN, which has no fixed-point value")
-        rounded = round_float(np.ldexp(x, self.frac), self.rounding)  # ldexp: an exact power-of-two scaling
+        rounded = round_float(scale_by_power_of_two(x, self.frac), self.rounding)
         if self.overflow == "WRAP":
-            if not np.all(np.isfinite(rounded)):
-                raise ModelError("an infinite input cannot wrap into a fixed-point type")
-            q = np.array([int(v) for v in rounded.ravel()], dtype=object).reshape(rounded.shape)
-            q = self.wrap(q)
-            return q.astype(np.int64) if self.fits_int64() else q
-        lo = self.min_int if lo is None else lo
-        hi = self.max_int if hi is None else hi
-        rounded = np.clip(rounded, lo, hi)
-        if self.fits_int64():
-            return rounded.astype(np.int64)
-        return np.array([int(v) for v in rounded.ravel()], dtype=object).reshape(rounded.shape)
+            return self._wrap_rounded(rounded, x)
+        lo = self.min_int if lo is None else int(lo)
+        hi = self.max_int if hi is None else int(hi)
+        if self.fits_int64() and max(abs(lo), abs(hi)) <= 1 << FLOAT64_BITS:
+            return np.clip(rounded, lo, hi).astype(np.int64)  # float64 holds both bounds: the common, fast case
+        codes = clamp_to_ints(rounded, lo, hi)
+        return codes.astype(np.int64) if self.fits_int64() else codes
+
+    def _wrap_rounded(self, rounded: np.ndarray, x: np.ndarray) -> np.ndarray:
+        if not np.all(np.isfinite(x)):
+            raise ModelError("an infinite input cannot wrap into a fixed-point type")
+        if self.fits_int64() and np.all(np.abs(rounded) < 2.0 ** INT64_SAFE_BITS):
+            return self.wrap(rounded.astype(np.int64))
+        # an infinite `rounded` comes from a finite x whose scaled value overflowed float64: it is an integer
+        ints = [int(r) if np.isfinite(r) else _scaled_integer(v, self.frac)
+                for r, v in zip(rounded.ravel().tolist(), x.ravel().tolist())]
+        q = self.wrap(np.array(ints, dtype=object).reshape(x.shape))
+        return q.astype(np.int64) if self.fits_int64() else q
 
     def wrap(self, q: np.ndarray) -> np.ndarray:
         """Two's complement wrap-around into this type's width."""
@@ -187,10 +229,23 @@ def parse_type(text: str, rounding: str = "FLOOR", overflow: str = "WRAP") -> Fi
 
 
 # ---- rounding, defined once for floats and once for integers -------------------------------------------
+def scale_by_power_of_two(x: np.ndarray, frac) -> np.ndarray:
+    """x * 2**frac in float64, ready for rounding: exact wherever float64 holds the result. An overflow gives
+    +-inf (beyond every integer bound); an underflow keeps the smallest float of x's sign, which every rounding
+    mode rounds to the same integer as the exact (tiny) value."""
+    with np.errstate(over="ignore"):
+        scaled = np.ldexp(x, frac)
+    if np.any(np.asarray(frac) < 0):
+        lost = (scaled == 0) & (x != 0)
+        if lost.any():
+            scaled = np.where(lost, np.copysign(np.float64(5e-324), x), scaled)
+    return scaled
+
+
 def round_float(v: np.ndarray, mode: str) -> np.ndarray:
-    """Round float64 values to integers (as floats); exact for every float64."""
+    """Round float64 values to integers (as floats), to the integer the exact real value rounds to."""
     if mode == "ROUND":
-        return np.round(v)
+        return np.round(v)  # rint: exact, ties to even
     if mode == "FLOOR":
         return np.floor(v)
     if mode == "CEIL":
@@ -198,16 +253,54 @@ def round_float(v: np.ndarray, mode: str) -> np.ndarray:
     if mode == "DOWN":
         return np.trunc(v)
     if mode == "UP":
-        return np.sign(v) * np.ceil(np.abs(v))
-    if mode == "HALF_UP":
-        return np.sign(v) * np.floor(np.abs(v) + 0.5)
-    if mode == "HALF_DOWN":
-        return np.sign(v) * np.ceil(np.abs(v) - 0.5)
+        return np.where(v < 0, np.floor(v), np.ceil(v))
+    if mode not in ("HALF_UP", "HALF_DOWN", "HALF_POS_INF", "HALF_NEG_INF"):
+        raise ModelError(f"unknown rounding mode {mode!r}")
+    # Compare with floor(v) + 0.5 rather than add 0.5 to v, which rounds (0.49999999999999994 + 0.5 == 1.0).
+    # A v with a fraction is below 2**52, where floor(v) + 0.5 is exact; an integral v stays as it is.
+    floor = np.floor(v)
+    has_fraction = v != floor
+    mid = floor + 0.5
+    above = has_fraction & (v > mid)
+    tie = has_fraction & (v == mid)
     if mode == "HALF_POS_INF":
-        return np.floor(v + 0.5)
-    if mode == "HALF_NEG_INF":
-        return np.ceil(v - 0.5)
-    raise ModelError(f"unknown rounding mode {mode!r}")
+        up = above | tie
+    elif mode == "HALF_NEG_INF":
+        up = above
+    elif mode == "HALF_UP":
+        up = above | (tie & (v > 0))
+    else:  # HALF_DOWN
+        up = above | (tie & (v < 0))
+    return floor + up
+
+
+def clamp_to_ints(rounded: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Integral floats (or +-inf) clamped to [lo, hi] as Python ints in an object array; exact for any bounds
+    (Python compares an int with a float exactly, numpy would first round the int to float64)."""
+    lo, hi = int(lo), int(hi)
+    flat = [lo if v < lo else hi if v > hi else int(v) for v in np.ravel(rounded).tolist()]
+    return np.array(flat, dtype=object).reshape(np.shape(rounded))
+
+
+def _scaled_integer(v: float, frac: int) -> int:
+    """v * 2**frac exactly, for frac >= 0 and a v whose scaled value is known to be an integer."""
+    num, den = float(v).as_integer_ratio()  # den is a power of two
+    return (num << frac) // den
+
+
+def _lowest_bit(v: int) -> int:
+    return (v & -v).bit_length() - 1
+
+
+def _significant_bits(v: int) -> int:
+    return abs(v).bit_length() - _lowest_bit(v) if v else 0
+
+
+def _float_of_int(v: int) -> float:
+    """float(v) when float64 holds v exactly, else NaN."""
+    if _significant_bits(v) > FLOAT64_BITS or abs(v).bit_length() > FLOAT64_MAX_EXP:
+        return float("nan")
+    return float(v)
 
 
 def shift_round(q: np.ndarray, shift: int, mode: str) -> np.ndarray:

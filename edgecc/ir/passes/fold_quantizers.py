@@ -1,5 +1,6 @@
 """Model quantizers (QONNX Quant, Q/DQ pairs) become typed tensors: a Quantize node with the model's rounding
-and clamp range, whose output type is the narrowest fixed-point type holding that range."""
+and clamp range, whose output type is the narrowest fixed-point type holding that range, with the quantizer's
+overflow mode (SAT, SAT_SYM or WRAP)."""
 from __future__ import annotations
 
 from ..graph import Graph
@@ -11,11 +12,7 @@ def run(g: Graph, config) -> bool:
         if node.op != "Quant":
             continue
         spec = node.attrs.pop("spec")
-        wrap = node.attrs.pop("wrap", False)
-        out_type = spec.out_type()
-        if wrap:
-            out_type = out_type.with_modes(overflow="WRAP")
-        g.tensor(node.output).type = out_type
+        g.tensor(node.output).type = spec.out_type()
         node.op = "Quantize"
         node.attrs.update({"rounding": spec.rounding, "lo": spec.lo, "hi": spec.hi})
         changed = True

@@ -23,8 +23,7 @@ def run(g: Graph, config) -> bool:
         raw = g.fresh_name(f"{out}_acc")
         g.add_tensor(Tensor(raw, g.tensor(out).shape))
         node.outputs = [raw]
-        spec = QuantSpec(ftype.frac, ftype.min_int, ftype.max_int, ftype.rounding, ftype.overflow == "SAT_SYM")
         g.nodes.insert(g.nodes.index(node) + 1, Node(f"{node.name}_result", "Quant", [raw], [out],
-                                                     {"spec": spec, "wrap": ftype.overflow == "WRAP"}))
+                                                     {"spec": QuantSpec.of_type(ftype)}))
         changed = True
     return changed
