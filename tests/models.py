@@ -165,3 +165,37 @@ def float_mlp(sizes=(10, 16, 3), seed=0, opset=13, use_gemm=True) -> onnx.ModelP
                           opset_imports=[helper.make_opsetid("", opset)])
     m.ir_version = 8
     return m
+
+
+def qonnx_ops_model(seed: int = 2) -> onnx.ModelProto:
+    """Every IR op outside a Dense's fused tail: x -> Quant -> Reshape [2, 8] -> Add(quantized constant [2, 8]) ->
+    Relu (alone: no MatMul before it) -> Quant -> MatMul over the last axis (two rows at once) + bias -> Quant ->
+    Flatten: the output comes from a Reshape."""
+    rng = np.random.default_rng(seed)
+    b = QonnxBuilder(16, name="qops")
+    x = b.quant("x", 8, 4)
+    shape = b.const(np.array([1, 2, 8]))
+    b.inits[-1] = numpy_helper.from_array(np.array([-1, 2, 8], dtype=np.int64), shape)
+    b.nodes.append(helper.make_node("Reshape", [x, shape], ["rows"], name="rows"))
+    c = b.quant(b.const(rng.normal(0, 1, size=(2, 8))), 8, 4)
+    b.nodes.append(helper.make_node("Add", ["rows", c], ["shifted"], name="offset"))
+    h = b.quant(b.relu("shifted"), 8, 4, signed=False)
+    h = b.quant(b.dense(h, rng.normal(0, 0.4, size=(8, 4)), rng.normal(0, 0.2, size=4), name="fc"), 10, 4)
+    b.nodes.append(helper.make_node("Flatten", [h], ["flat"], name="flatten", axis=1))
+    return b.model("flat", 8)
+
+
+def qonnx_two_branches(seed: int = 5) -> onnx.ModelProto:
+    """x -> Quant, read by two Dense branches of different depth (one layer, two layers) whose results are added:
+    a fork of the input and a join of paths that run side by side."""
+    rng = np.random.default_rng(seed)
+    b = QonnxBuilder(12, name="branches")
+    x = b.quant("x", 8, 4)
+    a = b.quant(b.relu(b.dense(x, rng.normal(0, 0.3, size=(12, 8)), rng.normal(0, 0.1, size=8), name="fa")), 8, 4,
+                signed=False)
+    h = b.quant(b.relu(b.dense(x, rng.normal(0, 0.3, size=(12, 10)), rng.normal(0, 0.1, size=10), name="fb1")),
+                8, 4, signed=False)
+    h = b.quant(b.relu(b.dense(h, rng.normal(0, 0.3, size=(10, 8)), rng.normal(0, 0.1, size=8), name="fb2")), 8, 4,
+                signed=False)
+    b.nodes.append(helper.make_node("Add", [a, h], ["sum"], name="join"))
+    return b.model(b.quant("sum", 10, 4), 8)

@@ -1,10 +1,17 @@
-"""The models every backend must pass, with the executor that defines each one's reference answer."""
+"""The suite every backend must pass: models with the executor that defines each one's reference answer, and the
+compile options that select each micro-architecture and composition."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
+import onnx
 from onnx import helper, numpy_helper
 
-from models import QonnxBuilder, float_mlp, qdq_mlp, qonnx_mlp
+import edgecc
+from edgecc.config import CompileConfig, LayerConfig
+from models import (QonnxBuilder, float_mlp, qdq_mlp, qonnx_float_bias_mlp, qonnx_mlp, qonnx_ops_model,
+                    qonnx_two_branches)
 
 QONNX_CASES = {
     "round_unsigned_act": dict(rounding="ROUND"),
@@ -34,10 +41,10 @@ def residual_mlp(seed: int = 1):
     b.inits[-1] = numpy_helper.from_array(np.array([-1, 4, 4], dtype=np.int64), shape)
     b.nodes.append(helper.make_node("Reshape", [x, shape], ["r3"], name="to3d"))
     b.nodes.append(helper.make_node("Flatten", ["r3"], ["flat"], name="flatten", axis=1))
-    h1 = b.quant(b.relu(b.dense("flat", rng.normal(0, 0.3, size=(16, 16)), rng.normal(0, 0.1, size=16))), 8, 4,
-                 signed=False)
-    h2 = b.quant(b.relu(b.dense(h1, rng.normal(0, 0.3, size=(16, 16)), rng.normal(0, 0.1, size=16))), 8, 4,
-                 signed=False)
+    h1 = b.quant(b.relu(b.dense("flat", rng.normal(0, 0.3, size=(16, 16)), rng.normal(0, 0.1, size=16), name="fc1")),
+                 8, 4, signed=False)
+    h2 = b.quant(b.relu(b.dense(h1, rng.normal(0, 0.3, size=(16, 16)), rng.normal(0, 0.1, size=16), name="fc2")),
+                 8, 4, signed=False)
     b.nodes.append(helper.make_node("Add", [h1, h2], ["res"], name="residual"))
     y = b.quant("res", 8, 3, rounding="FLOOR")
     return b.model(y, 16)
@@ -50,4 +57,38 @@ def models() -> dict:
     out["float_gemm"] = (float_mlp(seed=4, use_gemm=True), "float")
     out["float_matmul_add"] = (float_mlp(seed=4, use_gemm=False), "float")
     out["qonnx_residual"] = (residual_mlp(), "qonnx")
+    out["qonnx_ops"] = (qonnx_ops_model(), "qonnx")
+    out["qonnx_two_branches"] = (qonnx_two_branches(), "qonnx")
+    return out
+
+
+def _reuse(**layers: int) -> CompileConfig:
+    return CompileConfig(layers={name: LayerConfig(reuse_factor=r) for name, r in layers.items()})
+
+
+@dataclass(frozen=True)
+class Case:
+    """A suite entry: a model, how it is lowered (edgecc.load options) and compiled (edgecc.compile options)."""
+
+    model: onnx.ModelProto
+    load: dict = field(default_factory=dict)
+    compile: dict = field(default_factory=dict)
+
+    def graph(self):
+        return edgecc.load(self.model, **self.load)
+
+
+def cases() -> dict[str, Case]:
+    """Every model of `models()` as it is, plus the variants that select other micro-architectures and compositions:
+    every layer folded to one II (lock-step), one folded layer feeding a fully parallel one and a folded branch
+    joining a parallel one (streams, FIFOs), a fast clock, float constants kept exact, a wrapping input."""
+    out = {name: Case(model) for name, (model, _) in models().items()}
+    out["ii4"] = Case(qonnx_mlp(seed=21), compile={"ii": 4})
+    out["stream_folded_then_parallel"] = Case(qonnx_mlp(sizes=(16, 12, 6), seed=3, layer_names=["fc1", "fc2"]),
+                                              load={"config": _reuse(fc1=4)})
+    out["stream_residual_fifo"] = Case(residual_mlp(), load={"config": _reuse(fc2=4)})
+    out["stream_branches"] = Case(qonnx_two_branches(), load={"config": _reuse(fb1=2, fb2=3)})
+    out["residual_fast_clock"] = Case(residual_mlp(), compile={"board": "vu13p"})
+    out["float_bias_exact"] = Case(qonnx_float_bias_mlp())
+    out["float_wrap_input"] = Case(float_mlp(seed=6), load={"precision": "fixed<8,3,FLOOR,WRAP>"})
     return out

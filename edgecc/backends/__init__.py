@@ -43,6 +43,7 @@ class Backend:
     cost_model = None            # a schedule.cost.CostModel subclass: the backend's view of time and area
     emitters: OpEmitters         # per-op emitters
     run_options: dict[str, str] = {}  # `edgecc run` options it takes -> what they do
+    sim_tools: tuple[str, ...] = ()   # programs its simulation needs on PATH (Python packages come with setup)
 
     def ops(self) -> dict[str, tuple[str, ...]]:
         return self.emitters.ops()

@@ -81,32 +81,6 @@ class _AtomicDir:
         return False
 
 
-_ENVS: dict[str, object] = {}
-
-
-def template_env(folder: str):
-    """One jinja2 environment per template folder, its compiled templates cached on disk across runs."""
-    import jinja2
-
-    folder = os.path.abspath(folder)
-    if folder not in _ENVS:
-        from ..cache import cache_root
-
-        bytecode_dir = os.path.join(cache_root(), "jinja")
-        os.makedirs(bytecode_dir, exist_ok=True)
-        _ENVS[folder] = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(folder), autoescape=False, keep_trailing_newline=True,
-            undefined=jinja2.StrictUndefined, bytecode_cache=jinja2.FileSystemBytecodeCache(bytecode_dir))
-    return _ENVS[folder]
-
-
-def render(env, template: str, path: str, **data) -> None:
-    text = env.get_template(template).render(**data)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", newline="\n") as f:
-        f.write(text if text.endswith("\n") else text + "\n")
-
-
 def write_test_vectors(g, tb_dir: str, n_random: int = 61) -> int:
     """Deterministic test vectors over the whole input range (extremes and zero first) and their golden outputs,
     as exact integers at any width."""

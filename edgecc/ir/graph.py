@@ -70,6 +70,14 @@ class Graph:
             name, k = f"{base}_{k}", k + 1
         return name
 
+    def fresh_node_name(self, base: str) -> str:
+        """`base`, or `base_2`, `base_3`, ... if a node has that name: for nodes a pass adds."""
+        taken = {n.name for n in self.nodes}
+        name, k = base, 2
+        while name in taken:
+            name, k = f"{base}_{k}", k + 1
+        return name
+
     def tensor(self, name: str) -> Tensor:
         return self.tensors[name]
 

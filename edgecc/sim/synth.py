@@ -34,23 +34,6 @@ def _count(cells: dict, *prefixes: str) -> int:
     return sum(n for name, n in cells.items() if any(name.startswith(p) for p in prefixes))
 
 
-def _fmax_wrapper(top: str, in_width: int, out_width: int) -> str:
-    """Serial in, serial out: the design's wide ports become two shift registers so that it fits the package."""
-    return f"""`default_nettype none
-module edgecc_fmax_wrapper (input wire clk, input wire rst, input wire sin, input wire in_valid,
-                           input wire out_ready, output wire sout, output wire in_ready, output wire out_valid);
-    reg [{in_width - 1}:0] in_shift;
-    reg [{out_width - 1}:0] out_shift;
-    wire [{out_width - 1}:0] out_data;
-    always @(posedge clk) in_shift <= {{in_shift[{max(in_width - 2, 0)}:0], sin}};
-    always @(posedge clk) out_shift <= out_valid ? out_data : {{out_shift[{max(out_width - 2, 0)}:0], 1'b0}};
-    assign sout = out_shift[{out_width - 1}];
-    {top} dut (.clk(clk), .rst(rst), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_shift),
-              .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data));
-endmodule
-"""
-
-
 CELLS = {  # report field -> cell-name prefixes, per family
     "ice40": {"lut": ("SB_LUT4",), "ff": ("SB_DFF",), "carry": ("SB_CARRY",), "dsp": ("SB_MAC16",), "bram": ("SB_RAM",)},
     "xilinx": {"lut": ("LUT",), "ff": ("FD",), "carry": ("CARRY",), "dsp": ("DSP48",), "bram": ("RAMB",),
@@ -101,9 +84,11 @@ def synthesize(out_dir: str, report: dict, board, quiet: bool = False) -> dict:
 
 def _ice40_fmax(work: str, files: list[str], top: str, report: dict, board, quiet: bool) -> float | None:
     """Place and route a serial wrapper around the design; the Fmax nextpnr reports, or None if it does not fit."""
+    from ..templates import render, template_env
+
     wrapper = os.path.join(work, "edgecc_fmax_wrapper.v")
-    with open(wrapper, "w") as f:
-        f.write(_fmax_wrapper(top, report["in_width"], report["out_width"]))
+    render(template_env("rtl"), "fmax_wrapper.v.j2", wrapper, top=top, in_width=report["in_width"],
+           out_width=report["out_width"])
     netlist = os.path.join(work, "pnr.json")
     reads = "; ".join(f"read_verilog {p}" for p in files + [wrapper])
     dsp = "-dsp " if board.resources.get("dsp") else ""

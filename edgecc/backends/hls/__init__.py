@@ -13,6 +13,7 @@ class HlsBackend(Backend):
     cost_model = HlsCostModel
     emitters = EMITTERS
     run_options: dict[str, str] = {}
+    sim_tools = ("g++",)
 
     def emit(self, g, schedule, board, out_dir, version):
         return _emit.emit(g, schedule, board, out_dir, version, self.emitters)

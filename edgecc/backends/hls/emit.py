@@ -14,9 +14,10 @@ import numpy as np
 from ...errors import ModelError, UnsupportedOp
 from ...ir.graph import Graph, Tensor
 from ...ir.types import FixedType
-from ..common import Namer, label, render, template_env, write_test_vectors
+from ...templates import folder, render, template_env
+from ..common import Namer, label, write_test_vectors
 
-TEMPLATES = os.path.join(os.path.dirname(__file__), "..", "..", "templates", "hls")
+TEMPLATES = folder("hls")
 MAX_PORT_BITS = 64   # the testbench moves codes as 64-bit integers
 MAX_CONST_BITS = 64  # constants are stored as codes of a C integer type
 PER_ROW = 16
@@ -40,7 +41,7 @@ class HlsProject:
         self.g = g
         self.schedule = schedule
         self.out_dir = out_dir
-        self.env = template_env(TEMPLATES)
+        self.env = template_env("hls")
         self.names = Namer(reserved={"x", "y", "input_t", "result_t", "N_INPUT", "N_OUTPUT"})
         self.types: list[dict] = []
         self.declared: set[str] = set()

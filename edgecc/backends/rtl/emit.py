@@ -7,12 +7,13 @@ import shutil
 
 from ...errors import UnsupportedOp
 from ...ir.graph import Graph
-from ..common import Namer, label, render, template_env, write_test_vectors
+from ...templates import folder, render, template_env
+from ..common import Namer, label, write_test_vectors
 from .netlist import Netlist
 from .ops import UnitBuilder
 
-TEMPLATES = os.path.join(os.path.dirname(__file__), "..", "..", "templates", "rtl")
-STREAM_LIBRARY = "edgecc_stream.v"
+TEMPLATES = folder("rtl")
+LIBRARY = os.path.join(TEMPLATES, "lib")  # the stream library: one module per file
 
 
 def bus_width(g: Graph, tensor: str) -> int:
@@ -129,7 +130,7 @@ def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dic
                             f"{len(outputs)}")
     names = Namer()
     top = names(g.name or "model", "module")
-    env = template_env(TEMPLATES)
+    env = template_env("rtl")
     modules = [_build_unit(g, unit, schedule, emitters, names(f"{top}_{unit.name}", "module"), version)
                for unit in schedule.units]
     rtl_dir = os.path.join(out_dir, "rtl")
@@ -144,10 +145,13 @@ def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dic
         render(env, "top_lockstep.v.j2", os.path.join(rtl_dir, f"{top}.v"), **common, stages=schedule.stages,
                phase_width=_phase_width(schedule.ii_cycles), **_lockstep_top(g, schedule, modules, names))
     else:
-        shutil.copyfile(os.path.join(TEMPLATES, STREAM_LIBRARY), os.path.join(rtl_dir, STREAM_LIBRARY))
-        files.insert(0, f"rtl/{STREAM_LIBRARY}")
-        render(env, "top_stream.v.j2", os.path.join(rtl_dir, f"{top}.v"), **common,
-               **_stream_top(g, schedule, modules, names))
+        data = _stream_top(g, schedule, modules, names)
+        used = ["edgecc_stream_ctrl"] + ["edgecc_fork"] * any(len(s["links"]) > 1 for s in data["streams"]) \
+            + ["edgecc_fifo"] * bool(data["fifos"])
+        for module in used:
+            shutil.copyfile(os.path.join(LIBRARY, f"{module}.v"), os.path.join(rtl_dir, f"{module}.v"))
+        files[:0] = [f"rtl/{module}.v" for module in used]
+        render(env, "top_stream.v.j2", os.path.join(rtl_dir, f"{top}.v"), **common, **data)
     files.append(f"rtl/{top}.v")
     render(env, "build_vivado.tcl.j2", os.path.join(out_dir, "vivado", "build_vivado.tcl"), **common,
            part=board.part, files=files)

@@ -23,7 +23,7 @@ def run(g: Graph, config) -> bool:
         raw = g.fresh_name(f"{out}_acc")
         g.add_tensor(Tensor(raw, g.tensor(out).shape))
         node.outputs = [raw]
-        g.nodes.insert(g.nodes.index(node) + 1, Node(f"{node.name}_result", "Quant", [raw], [out],
+        g.nodes.insert(g.nodes.index(node) + 1, Node(g.fresh_node_name(f"{node.name}_result"), "Quant", [raw], [out],
                                                      {"spec": QuantSpec.of_type(ftype)}))
         changed = True
     return changed

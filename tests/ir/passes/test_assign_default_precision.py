@@ -1,5 +1,7 @@
-"""Overflow modes as written: --precision and the config's `input:` keep SAT, SAT_SYM and WRAP on every quantizer
-they create, and the golden model saturates or wraps accordingly (against independent numpy references)."""
+"""assign_default_precision: float inputs and float constants get a type. Overflow modes stay as written
+(--precision and the config's `input:` keep SAT, SAT_SYM and WRAP on every quantizer they create, and the golden
+model saturates or wraps accordingly, against independent numpy references); a float constant inside a quantized
+model gets the exact type of its values (tests/frontend/test_float_constants.py checks that against qonnx)."""
 from __future__ import annotations
 
 import numpy as np
@@ -100,3 +102,23 @@ def test_wrap_needs_the_whole_twos_complement_range():
         QuantSpec(4, -127, 127, "ROUND", "WRAP").out_type()
     with pytest.raises(ModelError, match="unknown overflow mode"):
         QuantSpec(4, -128, 127, "ROUND", "CLAMP")
+
+
+def test_float_bias_in_a_quantized_model_gets_its_exact_type_and_a_float_model_the_default():
+    from edgecc.config import DEFAULT_PRECISION
+    from models import qonnx_float_bias_mlp
+
+    from .lowering import lowered_until
+
+    graph, config, run = lowered_until(qonnx_float_bias_mlp(), "assign_default_precision")
+    floats = {t for n in graph.nodes for t in n.inputs if graph.tensor(t).is_const and graph.tensor(t).type is None}
+    assert floats
+    values = {t: graph.tensor(t).data.astype(np.float64) for t in floats}
+    run(graph, config)
+    for t, v in values.items():
+        typed = graph.tensor(t)
+        np.testing.assert_array_equal(typed.type.to_float(typed.data), v)  # every float32 value, exactly
+    graph, config, run = lowered_until(float_mlp(seed=1), "assign_default_precision")
+    consts = [t for n in graph.nodes for t in n.inputs if graph.tensor(t).is_const]
+    run(graph, config)
+    assert {graph.tensor(t).type.plain() for t in consts} == {DEFAULT_PRECISION.plain()}
