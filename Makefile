@@ -8,7 +8,7 @@ JOBS   ?= 2
 APT_PACKAGES := iverilog yosys nextpnr-ice40 fpga-icestorm ccache g++ make
 APT_TOOLS    := iverilog vvp yosys nextpnr-ice40 icepack ccache g++ make
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench readme clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,14 @@ test: setup
 bench: setup
 	$(PY) benchmarks/vs_hls4ml.py
 	$(PY) benchmarks/vs_da4ml.py
+
+# the README's table of IR ops per backend, regenerated from the backends' registries
+readme: setup
+	$(PY) -m edgecc ops --markdown > .ops-table.md
+	$(PY) -c 'import re; t = open(".ops-table.md").read().strip(); s = open("README.md").read(); \
+	open("README.md", "w").write(re.sub(r"(<!-- ops-table -->\n).*?(\n<!-- /ops-table -->)", \
+	lambda m: m.group(1) + t + m.group(2), s, flags=re.S))'
+	rm -f .ops-table.md
 
 clean:
 	rm -rf $(VENV) build examples/out* bench_out .pytest_cache

