@@ -8,9 +8,14 @@ JOBS   ?= 2
 APT_PACKAGES := iverilog yosys nextpnr-ice40 fpga-icestorm ccache g++ make
 APT_TOOLS    := iverilog vvp yosys nextpnr-ice40 icepack ccache g++ make
 
-.PHONY: setup demo test bench readme clean
+.PHONY: setup bytecode demo test bench readme clean
 
-setup: $(STAMP)
+setup: $(STAMP) bytecode
+
+# Python bytecode of the package, as a regular (non-editable) pip install writes it: commands start faster, also
+# where PYTHONDONTWRITEBYTECODE keeps Python from caching it by itself. Incremental: only changed files recompile.
+bytecode: $(STAMP)
+	$(PY) -m compileall -q edgecc
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

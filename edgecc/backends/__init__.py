@@ -2,6 +2,7 @@
 and the capability table (which IR op each backend emits, and how) produced from the registries."""
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
 from ..errors import ModelError, UnsupportedOp
@@ -76,6 +77,9 @@ class Backend:
 
 
 _REGISTRY: dict[str, Backend] = {}
+# The backend packages that ship with edgecc; each registers itself when imported. A compile imports only the one
+# it uses (a command runs in a fresh process, so what it does not import it does not pay for).
+BUILTIN = ("hls", "rtl")
 
 
 def register(backend: Backend) -> Backend:
@@ -84,17 +88,22 @@ def register(backend: Backend) -> Backend:
 
 
 def available() -> dict[str, Backend]:
-    """Every registered backend, by name (importing a backend package registers it)."""
-    from . import hls, rtl  # noqa: F401
-
+    """Every backend, by name."""
+    for name in BUILTIN:
+        _load(name)
     return dict(sorted(_REGISTRY.items()))
 
 
+def _load(name: str) -> None:
+    if name in BUILTIN and name not in _REGISTRY:
+        importlib.import_module(f"{__name__}.{name}")
+
+
 def get_backend(name: str) -> Backend:
-    backends = available()
-    if name not in backends:
-        raise ModelError(f"unknown backend {name!r} (available: {', '.join(backends)})")
-    return backends[name]
+    _load(name)
+    if name not in _REGISTRY:
+        raise ModelError(f"unknown backend {name!r} (available: {', '.join(available())})")
+    return _REGISTRY[name]
 
 
 def capability_table() -> tuple[list[str], list[str], dict[tuple[str, str], tuple[str, ...] | None]]:

@@ -1,4 +1,5 @@
-"""Boards: one YAML file per board (an FPGA's part and resources, or a microcontroller's CPU and memories), validated."""
+"""Boards: one YAML file per board (an FPGA's part and resources, or a microcontroller's CPU and memories),
+validated against its kind's schema."""
 from __future__ import annotations
 
 import difflib

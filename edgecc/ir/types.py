@@ -214,7 +214,8 @@ _TYPE_RE = re.compile(r"^\s*(ap_)?(u?)fixed\s*<\s*(\d+)\s*,\s*(-?\d+)\s*(?:,\s*(
 
 
 def parse_type(text: str, rounding: str = "FLOOR", overflow: str = "WRAP") -> FixedType:
-    """The one place a type is read from text: `fixed<16,6>`, `ufixed<8,0,ROUND,SAT>`, `ap_fixed<8,3,AP_RND_CONV,AP_SAT>`.
+    """The one place a type is read from text: `fixed<16,6>`, `ufixed<8,0,ROUND,SAT>`,
+    `ap_fixed<8,3,AP_RND_CONV,AP_SAT>`.
 
     Modes the text leaves out take the given defaults (ap_fixed's own are FLOOR and WRAP)."""
     m = _TYPE_RE.match(str(text))

@@ -94,7 +94,3 @@ class CostModel:
     def compose(self, g: Graph, units: list[UnitSpec], chosen: dict[str, Point]) -> Composition:
         raise NotImplementedError
 
-
-def sources_ready(g: Graph, at: int) -> dict[str, int]:
-    """The design's input ports, all ready at `at`."""
-    return {t: at for t in g.hw_inputs()}

@@ -18,6 +18,7 @@ class HlsCostModel(CostModel):
     backend = "hls"
 
     def max_reuse(self, g, unit):
+        """A Dense can share one multiplier among all its nonzero products."""
         node = g.node(unit.head)
         return max(1, op_def(node).cost(g, node).mults) if node.op == "Dense" else 1
 
@@ -36,9 +37,9 @@ class HlsCostModel(CostModel):
         wide = x_t.width + w.type.width > self.timing.dsp_min_product_bits
         levels = max(1, tree_depth(w.shape[0] + (len(node.inputs) > 2)))
         tree_cycles = math.ceil(levels / self.levels_per_stage)
-        points = {}
+        points, cap = {}, max(1, macs)  # at most one multiplier shared by every nonzero product
         for reuse in sorted(set(reuses)):
-            if reuse < 1 or reuse > self.max_reuse(g, unit):
+            if reuse < 1 or reuse > cap:
                 continue
             mults = math.ceil(macs / reuse)
             latency = reuse + tree_cycles

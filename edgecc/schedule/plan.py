@@ -118,17 +118,8 @@ class Schedule:
                 return l
         raise KeyError(name)
 
-    def unit_of(self, node: str) -> UnitPlan:
-        for u in self.units:
-            if node in u.nodes:
-                return u
-        raise KeyError(node)
-
     def edges_into(self, unit: str) -> list[EdgePlan]:
         return [e for e in self.edges if e.unit == unit]
-
-    def bottleneck(self) -> LayerPlan:
-        return max(self.layers, key=lambda l: (l.latency_cycles, l.ii_cycles))
 
     def to_json(self) -> dict:
         """The plan as plain data (schedule.json): units with their points' figures, edges, the composition."""

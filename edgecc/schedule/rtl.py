@@ -43,9 +43,9 @@ class RtlCostModel(CostModel):
         if unit.op != "Dense":
             lut = out_bits if any(g.node(n).op == "Quantize" for n in unit.nodes) else 0
             return {1: Point("wiring", 1, 1, 0, 0, frozen_resources({"lut": lut}))}
-        points = {}
+        points, cap = {}, self.max_reuse(g, unit)
         for reuse in sorted(set(reuses)):
-            if 1 <= reuse <= self.max_reuse(g, unit):
+            if 1 <= reuse <= cap:
                 points[reuse] = self._adder_graph(g, node, out_bits) if reuse == 1 else \
                     self._reuse_mac(g, node, reuse, out_bits)
         return points

@@ -80,7 +80,8 @@ class HlsProject:
         codes = [int(c) for c in np.ravel(tensor.data)]
         render(self.env, "firmware/weights.h.j2", os.path.join(self.out_dir, "firmware", "weights", f"{cname}.h"),
                label=layer_label, guard=f"EDGECC_{cname.upper()}", typename=typename, name=cname, size=tensor.size,
-               rows=[codes[i:i + PER_ROW] for i in range(0, len(codes), PER_ROW)], type=str(tensor.type),
+               rows=[", ".join(map(str, codes[i:i + PER_ROW])) for i in range(0, len(codes), PER_ROW)],
+               type=str(tensor.type),
                frac=tensor.type.frac, ctype=tensor.type.c_int_type())
         self.headers.append(f"{cname}.h")
         return cname

@@ -57,8 +57,10 @@ def add(prj: HlsProject, node: Node) -> dict:
     operands, types = [], []
     for t in node.inputs:
         types.append(prj.declare(t, g.tensor(t).type))
-        operands.append(prj.variable(t) if t in prj.var else prj.constant(f"{node.name}_c", g.tensor(t), label(node.name),
-                                                                          types[-1]))
+        if t in prj.var:
+            operands.append(prj.variable(t))
+        else:
+            operands.append(prj.constant(f"{node.name}_c", g.tensor(t), label(node.name), types[-1]))
     # the frontend puts a constant operand second
     return {"a": operands[0], "b": operands[1], "a_t": types[0], "b_t": types[1], "y": prj.variable(node.output),
             "y_t": prj.declare(node.output, g.tensor(node.output).type), "size": g.tensor(node.output).size,
@@ -96,6 +98,7 @@ def quantize(prj: HlsProject, node: Node) -> dict:
     r_type = rounding_intermediate(g.tensor(node.inputs[0]).type, out_t, rounding)
     r_t = prj.names(f"{node.name}_round_t", "type")
     prj.rounding_types.append({"rtype": r_type.ap_type(), "rtypename": r_t, "label": label(node.name)})
-    return {**_io(prj, node), "explicit": True, "r_t": r_t, "mode": {"CEIL": "ROUND_CEIL", "UP": "ROUND_UP"}.get(rounding, "ROUND_AP"),
-            "saturate": out_t.overflow != "WRAP", "lo": _bound(node.attrs["lo"]), "hi": _bound(node.attrs["hi"])}
+    mode = {"CEIL": "ROUND_CEIL", "UP": "ROUND_UP"}.get(rounding, "ROUND_AP")  # ROUND_AP: R's own ap mode
+    return {**_io(prj, node), "explicit": True, "r_t": r_t, "mode": mode, "saturate": out_t.overflow != "WRAP",
+            "lo": _bound(node.attrs["lo"]), "hi": _bound(node.attrs["hi"])}
 

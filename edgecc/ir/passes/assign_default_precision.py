@@ -55,7 +55,8 @@ def _quantize_inputs(g: Graph, config) -> bool:
         g.add_tensor(Tensor(q, g.tensor(name).shape))
         for u in users:
             u.inputs = [q if t == name else t for t in u.inputs]
-        g.nodes.insert(0, Node(g.fresh_node_name(f"{name}_quant"), "Quant", [name], [q], {"spec": QuantSpec.of_type(ftype)}))
+        quant = Node(g.fresh_node_name(f"{name}_quant"), "Quant", [name], [q], {"spec": QuantSpec.of_type(ftype)})
+        g.nodes.insert(0, quant)
         changed = True
     return changed
 
