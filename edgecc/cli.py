@@ -71,7 +71,8 @@ def cmd_report(a) -> int:
 
     r, _ = load_project(a.out)
     print(f"{r['model']} -> {r['backend']} on {r['board']} ({r['part']}), clock {r['clock_ns']:g} ns")
-    print(f"latency {r['latency_cycles']} cycles ({r['latency_ns']:g} ns), II {r['ii_cycles']} (predicted)")
+    print(f"latency {r['latency_cycles']} cycles ({r['latency_ns']:g} ns), II {r['ii_cycles']} (predicted)"
+          + (f", {r['composition']} composition" if r.get("composition") else ""))
     budget = r.get("budget", {})
     print("resources (estimate / board): " + ", ".join(
         f"{k.upper()} {v}" + (f"/{budget[k]}" if budget.get(k) else "") for k, v in r["resources"].items()))
@@ -80,10 +81,11 @@ def cmd_report(a) -> int:
         print(f"simulated ({s['simulator']}): {s['vectors']} vectors, {s['mismatches']} mismatches")
     if r.get("golden"):
         print(f"golden model run: {r['golden']['vectors']} vectors")
-    print(f"{'layer':<24} {'op':<9} {'reuse':>5} {'lat':>4} {'II':>3}  out type")
+    print(f"{'layer':<24} {'op':<9} {'built as':<12} {'reuse':>5} {'lat':>4} {'II':>3}  out type")
     for l in r["layers"]:
         name = "".join(c if c.isprintable() else "?" for c in l["name"])[:24]
-        print(f"{name:<24} {l['op']:<9} {l['reuse']:>5} {l['latency_cycles']:>4} {l['ii_cycles']:>3}  {l['out_type']}")
+        print(f"{name:<24} {l['op']:<9} {l.get('microarch', ''):<12} {l['reuse']:>5} {l['latency_cycles']:>4} "
+              f"{l['ii_cycles']:>3}  {l['out_type']}")
     return 0
 
 
