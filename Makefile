@@ -4,9 +4,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
-# Tools with no wheel, from Debian: Icarus, Yosys, nextpnr/icestorm for iCE40, ccache for Verilator builds.
-APT_PACKAGES := iverilog yosys nextpnr-ice40 fpga-icestorm ccache g++ make
-APT_TOOLS    := iverilog vvp yosys nextpnr-ice40 icepack ccache g++ make
+# Tools with no wheel, from Debian: Icarus, Yosys, nextpnr/icestorm for iCE40, ccache for Verilator builds; the Arm
+# cross compiler, its C library and qemu for microcontroller C.
+APT_PACKAGES := iverilog yosys nextpnr-ice40 fpga-icestorm ccache g++ make \
+                gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+APT_TOOLS    := iverilog vvp yosys nextpnr-ice40 icepack ccache g++ make arm-none-eabi-gcc qemu-system-arm
 
 .PHONY: setup bytecode demo test bench readme clean
 
@@ -17,7 +19,7 @@ setup: $(STAMP) bytecode
 bytecode: $(STAMP)
 	$(PY) -m compileall -q edgecc
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,bench]'

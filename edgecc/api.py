@@ -105,7 +105,7 @@ def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: s
                              "pass the model file to edgecc.compile()")
     else:
         graph = load(graph, precision=precision, config=config)
-    board_def = get_board(board)
+    board_def = get_board(board or be.default_board)
     be.check_board(board_def)
     be.check_graph(graph)
     targets = Targets(clock_ns, latency_ns, latency_cycles, ii)

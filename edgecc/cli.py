@@ -48,7 +48,7 @@ def cmd_run(a) -> int:
         raise ModelError(f"cannot read input {a.input!r}: {str(e).splitlines()[0]}") from None
     project = api.Project(a.out)
     # only the options given on the command line: the backend refuses one it does not take
-    options = {k: getattr(a, k) for k in ("simulator", "stress", "waves", "target") if getattr(a, k)}
+    options = {k: getattr(a, k) for k in ("simulator", "stress", "waves", "target", "portable") if getattr(a, k)}
     result = project.run_result(x, golden=a.golden, quiet=False, **options)
     if a.output:
         np.save(a.output, result.outputs.astype(np.float64))
@@ -105,7 +105,9 @@ def cmd_boards(a) -> int:
     from .boards import known_boards
 
     for b in known_boards().values():
-        if b.kind == "mcu":
+        if b.family == "host":
+            print(f"{b.name:<18} {'(this machine)':<24} gcc  {b.description}")
+        elif b.kind == "mcu":
             print(f"{b.name:<18} {b.part:<24} {b.clock_mhz:g} MHz  {b.cpu} fpu {b.fpu}  "
                   f"flash {b.flash // 1024} KiB RAM {b.ram // 1024} KiB  {b.description}")
         else:
@@ -145,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compile", help="compile a model into an output folder")
     c.add_argument("model", help=".onnx (float, QONNX, QDQ) model file")
-    c.add_argument("-b", "--backend", default="hls", help="hls or rtl (see `edgecc ops`)")
+    c.add_argument("-b", "--backend", default="hls", help="hls, rtl or c (see `edgecc ops`)")
     c.add_argument("-o", "--out", required=True, help="output folder (replaced atomically)")
     c.add_argument("--board", help="board name (see `edgecc boards`) or a board .yaml file")
     c.add_argument("--clock-ns", type=float)
@@ -167,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stress", action="store_true", help="rtl: random input gaps and out_ready low cycles")
     r.add_argument("--waves", action="store_true", help="rtl: write a waveform into OUT/waves/")
     r.add_argument("--target", choices=["host", "qemu"], help="c only: host gcc build or the board's CPU under qemu")
+    r.add_argument("--portable", action="store_true",
+                   help="c with --target qemu: the portable inner product even where the CPU has DSP")
     r.set_defaults(fn=cmd_run)
 
     rep = sub.add_parser("report", help="human summary of OUT")

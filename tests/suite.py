@@ -31,6 +31,10 @@ QDQ_CASES = {
 }
 
 
+# A node name written to break out of a C string, a comment or a Verilog module (names are untrusted text).
+HOSTILE = 'fc1"; system("rm -rf /"); /* */ \n`define x module endmodule\\'
+
+
 def residual_mlp(seed: int = 1):
     """x -> Quant -> Reshape/Flatten -> Dense -> Relu -> Quant (h1) -> Dense -> Relu -> Quant (h2) -> h1 + h2 ->
     Quant: a graph whose Add joins two paths of different latency."""
@@ -72,10 +76,14 @@ class Case:
 
     model: onnx.ModelProto
     load: dict = field(default_factory=dict)
-    compile: dict = field(default_factory=dict)
+    compile: dict = field(default_factory=dict)   # FPGA options (board, ii): the C backend runs on its own board
 
     def graph(self):
         return edgecc.load(self.model, **self.load)
+
+    def options_for(self, backend) -> dict:
+        """The compile options that apply to a backend: an FPGA board or II target means nothing to a CPU."""
+        return self.compile if backend.board_kind == "fpga" else {}
 
 
 def cases() -> dict[str, Case]:
@@ -91,4 +99,5 @@ def cases() -> dict[str, Case]:
     out["residual_fast_clock"] = Case(residual_mlp(), compile={"board": "vu13p"})
     out["float_bias_exact"] = Case(qonnx_float_bias_mlp())
     out["float_wrap_input"] = Case(float_mlp(seed=6), load={"precision": "fixed<8,3,FLOOR,WRAP>"})
+    out["hostile_names"] = Case(qonnx_mlp(sizes=(8, 6, 3), seed=12, layer_names=[HOSTILE, "0" + HOSTILE]))
     return out

@@ -46,7 +46,7 @@ def test_version_help_and_boards():
     for name, part in [("pynq-z2", "xc7z020clg400-1"), ("zcu104", "xczu7ev-ffvc1156-2-e"), ("alveo-u55c", ""),
                        ("alveo-u250", ""), ("vu13p", "xcvu13p")]:
         assert any(l.startswith(name) and part in l for l in out.splitlines()), name
-    assert any(l.startswith("mps2-an386") and "cortex-m4" in l and "KiB" in l for l in out.splitlines())
+    assert any(l.startswith("qemu-m4") and "cortex-m4" in l and "KiB" in l for l in out.splitlines())
 
 
 def test_compile_run_report_round_trip(tmp_path, gxx):
@@ -238,10 +238,10 @@ def test_run_of_a_corrupted_design_exits_1_and_still_writes_the_outputs(tmp_path
 
 
 def test_unknown_backend_and_wrong_kind_of_board_exit_2(tmp_path):
-    code, _, err = edgecc("compile", EXAMPLE, "-b", "c", "-o", tmp_path / "o")
-    assert_clean_error(code, err, 2, "unknown backend 'c'", "available: hls, rtl")
-    code, _, err = edgecc("compile", EXAMPLE, "-b", "rtl", "-o", tmp_path / "o", "--board", "microbit")
-    assert_clean_error(code, err, 2, "'microbit' is an MCU", "needs an FPGA board")
+    code, _, err = edgecc("compile", EXAMPLE, "-b", "vhdl", "-o", tmp_path / "o")
+    assert_clean_error(code, err, 2, "unknown backend 'vhdl'", "available: c, hls, rtl")
+    code, _, err = edgecc("compile", EXAMPLE, "-b", "rtl", "-o", tmp_path / "o", "--board", "qemu-m0")
+    assert_clean_error(code, err, 2, "'qemu-m0' is an MCU", "needs an FPGA board")
     assert not (tmp_path / "o").exists()
 
 

@@ -46,7 +46,8 @@ def test_suite_case_is_bit_exact_on_every_backend(name, backend, tmp_path):
         require_tool(tool)
     case = CASES[name]
     graph = case.graph()
-    project = edgecc.compile(graph, backend=backend, out=str(tmp_path / name), **case.compile)
+    project = edgecc.compile(graph, backend=backend, out=str(tmp_path / name),
+                             **case.options_for(available()[backend]))
     result = project.run_result(probe_inputs(graph, N, seed=len(name)))
     result.check()  # raises MismatchError on any differing output, or on a latency/II other than predicted
     assert result.vectors == N and result.mismatches == 0

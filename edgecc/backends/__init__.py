@@ -41,6 +41,7 @@ class Backend:
     name = ""
     description = ""
     board_kind = "fpga"          # the kind of board it targets ("fpga" or "mcu")
+    default_board = "pynq-z2"    # when no --board is given
     cost_model = None            # a schedule.cost.CostModel subclass: the backend's view of time and area
     emitters: OpEmitters         # per-op emitters
     run_options: dict[str, str] = {}  # `edgecc run` options it takes -> what they do
@@ -79,7 +80,7 @@ class Backend:
 _REGISTRY: dict[str, Backend] = {}
 # The backend packages that ship with edgecc; each registers itself when imported. A compile imports only the one
 # it uses (a command runs in a fresh process, so what it does not import it does not pay for).
-BUILTIN = ("hls", "rtl")
+BUILTIN = ("c", "hls", "rtl")
 
 
 def register(backend: Backend) -> Backend:

@@ -16,7 +16,7 @@ from ..errors import ModelError
 _DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_BOARD = "pynq-z2"
 
-FAMILY_KIND = {"xilinx": "fpga", "ice40": "fpga", "cortex-m": "mcu"}
+FAMILY_KIND = {"xilinx": "fpga", "ice40": "fpga", "cortex-m": "mcu", "host": "mcu"}
 FPGA_RESOURCES = ("lut", "ff", "dsp", "bram")
 # The floating-point units each core can have, by GCC -mfpu name; "none" builds soft float.
 CPU_FPUS = {
@@ -32,7 +32,9 @@ CPU_FPUS = {
 _FPGA_KEYS = {"name": True, "family": True, "part": True, "clock_ns": True, "resources": True, "description": False}
 _MCU_KEYS = {"name": True, "family": True, "cpu": True, "fpu": True, "clock_mhz": True, "flash": True, "ram": True,
              "part": False, "description": False, "qemu_machine": False}
-_SCHEMAS = {"fpga": _FPGA_KEYS, "mcu": _MCU_KEYS}
+# The machine edgecc runs on, as a C target: its own compiler, no flash or RAM budget.
+_HOST_KEYS = {"name": True, "family": True, "description": False, "clock_mhz": False}
+_SCHEMAS = {"fpga": _FPGA_KEYS, "mcu": _MCU_KEYS, "host": _HOST_KEYS}
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 _BYTE_SIZE = re.compile(r"\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*")
@@ -149,9 +151,13 @@ def _board_from(data) -> Board:
     if not isinstance(family, str) or family not in FAMILY_KIND:
         raise _BadBoard(f"family must be one of {', '.join(sorted(FAMILY_KIND))}, got {_show(family)}")
     kind = FAMILY_KIND[family]
-    _check_keys(data, _SCHEMAS[kind], f"a {family} board")
+    _check_keys(data, _SCHEMAS["host" if family == "host" else kind], f"a {family} board")
     name = _plain_name(data, "name")
     description = _text(data, "description") if "description" in data else ""
+    if family == "host":
+        clock_mhz = _positive_number(data, "clock_mhz") if "clock_mhz" in data else 1000.0
+        return Board(name=name, kind=kind, family=family, part="host", clock_ns=1000.0 / clock_mhz,
+                     description=description, cpu="host", fpu="none", clock_mhz=clock_mhz)
     if kind == "fpga":
         return Board(name=name, kind=kind, family=family, part=_text(data, "part"),
                      clock_ns=_positive_number(data, "clock_ns"), description=description,

@@ -95,6 +95,12 @@ class Dense(OpDef):
         acc_frac = max(prod_frac, b.type.frac) if b is not None else prod_frac
         return x_t, w, b, prod_frac, acc_frac
 
+    def product_sum_type(self, g: Graph, node: Node) -> FixedType:
+        """The narrowest type holding every partial sum of x * W alone (no bias), at the products' fraction."""
+        x_t, w, _, prod_frac, _ = self.parts(g, node)
+        lo, hi = _interval_of_products(w.data, x_t)
+        return FixedType.covering(min(0, int(min(lo))), max(0, int(max(hi))), prod_frac)
+
     def accumulator_type(self, g: Graph, node: Node) -> FixedType:
         """The narrowest type that holds every partial and final sum of this layer (all inputs hold 0)."""
         x_t, w, b, prod_frac, acc_frac = self.parts(g, node)

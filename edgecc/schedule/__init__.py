@@ -12,7 +12,6 @@ from ..ir.graph import Graph
 from .cost import CostModel
 from .plan import EdgePlan, LayerPlan, Schedule, UnitPlan, add_resources, frozen_resources
 from .search import search
-from .timing import family_timing
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ def schedule_graph(g: Graph, cost_model: type[CostModel], board, config, targets
         raise ModelError(f"node names must be unique to schedule a graph; {duplicates[0]!r} appears more than once "
                          "(graphs from edgecc.load are)")
 
-    cost = cost_model(family_timing(board.family), clock_ns)
+    cost = cost_model.for_board(board, clock_ns)
     budget = dict(board.resources)
     fixed = {n.name: config.layer(n.name).reuse_factor for n in g.compute_nodes()
              if config is not None and config.layer(n.name).reuse_factor}
@@ -71,18 +70,20 @@ def schedule_graph(g: Graph, cost_model: type[CostModel], board, config, targets
                                     u.point.reuse if head else 1,
                                     design.unit_latency(u.name) if head else 0,
                                     design.ii_cycles if design.kind == "lockstep" else u.point.ii_cycles,
-                                    u.point.resources if head else frozen_resources(),
+                                    u.point.resources if head else frozen_resources(keys=cost.resource_keys),
                                     str(g.tensor(node.output).type)))
-    resources = add_resources([u.point.resources for u in units] + [design.buffer_resources or {}])
-    if targets.ii is not None or latency is not None:
-        for key in ("dsp", "lut", "ff", "bram"):
+    resources = add_resources([u.point.resources for u in units] + [design.buffer_resources or {}],
+                              keys=cost.resource_keys)
+    if cost.always_check_budget or targets.ii is not None or latency is not None:
+        for key in cost.resource_keys:
             if budget.get(key) and resources[key] > budget[key]:
                 worst = max(layers, key=lambda l: l.resources.get(key, 0))
                 raise InfeasibleTarget(f"estimated {key.upper()} {resources[key]} exceeds {board.name}'s "
-                                       f"{budget[key]}; bottleneck layer {worst.name!r}")
+                                       f"{budget[key]}; largest layer {worst.name!r} "
+                                       f"({worst.resources.get(key, 0)})")
     return Schedule(cost.backend, board.name, clock_ns, design.kind, design.latency_cycles, design.ii_cycles, units,
                     tuple(design.edges), tuple(layers), resources, cost.levels_per_stage, design.stages,
-                    MappingProxyType({**targets.to_json(), "latency_cycles": latency}))
+                    MappingProxyType({**targets.to_json(), "latency_cycles": latency}), tuple(design.buffers))
 
 
 __all__ = ["EdgePlan", "Schedule", "Targets", "schedule_graph"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ..ir.graph import Graph
-from .plan import EdgePlan, Point
+from .plan import FPGA_RESOURCES, BufferPlan, EdgePlan, Point
 from .timing import FamilyTiming
 
 # Nodes that cost no register stage of their own: built into the unit that produces their input.
@@ -40,6 +40,7 @@ class Composition:
     edges: tuple[EdgePlan, ...] = ()
     stages: int = 0                # lock-step: register stages after the input register
     buffer_resources: dict | None = None  # registers the composition adds (delays, FIFOs, control)
+    buffers: tuple[BufferPlan, ...] = ()  # where each activation lives (C: the static arena)
 
     def unit_latency(self, unit: str) -> int:
         """Cycles from the unit's start to its output."""
@@ -70,15 +71,23 @@ def group_units(g: Graph, fuse_zero_cost: bool) -> list[UnitSpec]:
 
 
 class CostModel:
-    """One backend's cost model at one clock on one FPGA family. Subclasses say what a unit can be and cost."""
+    """One backend's cost model at one clock on one board. Subclasses say what a unit can be and cost."""
 
     backend = ""
     fuse_zero_cost = False
+    resource_keys = FPGA_RESOURCES
+    always_check_budget = False   # FPGA estimates are first-order: only a target makes them a hard limit
 
     def __init__(self, timing: FamilyTiming, clock_ns: float):
         self.timing = timing
         self.clock_ns = clock_ns
         self.levels_per_stage = timing.levels_per_stage(clock_ns)
+
+    @classmethod
+    def for_board(cls, board, clock_ns: float) -> "CostModel":
+        from .timing import family_timing
+
+        return cls(family_timing(board.family), clock_ns)
 
     def units(self, g: Graph) -> list[UnitSpec]:
         return group_units(g, self.fuse_zero_cost)

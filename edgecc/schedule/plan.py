@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 FPGA_RESOURCES = ("lut", "ff", "dsp", "bram")
+MCU_RESOURCES = ("flash", "ram")
 
 
 def frozen_resources(values: Mapping[str, int] | None = None, keys=FPGA_RESOURCES) -> Mapping[str, int]:
@@ -71,6 +72,22 @@ class EdgePlan:
 
 
 @dataclass(frozen=True)
+class BufferPlan:
+    """Where a tensor's codes live while the design runs (the C backend's static arena): `home` is "arena" (at
+    `offset`, `size` bytes), "in" or "out" (the caller's buffers), or "alias" of another tensor (same storage, e.g.
+    a Reshape, or an op computed in place)."""
+
+    tensor: str
+    home: str
+    offset: int = 0
+    size: int = 0
+    alias_of: str = ""
+    first: int = 0                 # the steps (units, in order) of its first write and last read
+    last: int = 0
+    ctype: str = ""                # its C type where it is stored (the C backend)
+
+
+@dataclass(frozen=True)
 class LayerPlan:
     """The per-node row of the report: what the node costs and how it is built (fused nodes cost nothing)."""
 
@@ -105,6 +122,13 @@ class Schedule:
     levels_per_stage: int          # adder levels between two registers at this clock (timing model)
     stages: int = 0                # lock-step: register stages after the input register (latency = 1 + stages*II)
     targets: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    buffers: tuple[BufferPlan, ...] = ()
+
+    def buffer(self, tensor: str) -> BufferPlan:
+        for b in self.buffers:
+            if b.tensor == tensor:
+                return b
+        raise KeyError(tensor)
 
     def unit(self, name: str) -> UnitPlan:
         for u in self.units:
@@ -134,4 +158,7 @@ class Schedule:
                        "resources": dict(u.point.resources)} for u in self.units],
             "edges": [{"tensor": e.tensor, "unit": e.unit, "buffer": e.buffer, "depth": e.depth}
                       for e in self.edges if e.buffer != "none"],
+            "buffers": [{"tensor": b.tensor, "home": b.home, "offset": b.offset, "size": b.size,
+                         "alias_of": b.alias_of, "first": b.first, "last": b.last, "ctype": b.ctype}
+                        for b in self.buffers],
         }

@@ -44,3 +44,38 @@ def family_timing(family: str) -> FamilyTiming:
 def tree_depth(n_terms: int) -> int:
     """Levels of a balanced tree of two-input adders over n terms."""
     return math.ceil(math.log2(n_terms)) if n_terms > 1 else 0
+
+
+@dataclass(frozen=True)
+class CpuModel:
+    """A microcontroller core as the C backend's estimates see it (what qemu measures is exact; these only plan).
+
+    dsp: the Armv7E-M DSP extension (SMLAD: two 16-bit multiply-accumulates per instruction);
+    cycles_per_instruction: a first-order average for this code (loads and multiplies, few branches);
+    instructions_per_mac: an inner product step, portable C and (with DSP) the SMLAD path;
+    code_bytes_per_instruction: Thumb-2 mixes 2- and 4-byte encodings."""
+
+    cpu: str
+    dsp: bool
+    cycles_per_instruction: float
+    instructions_per_mac: float
+    dsp_instructions_per_mac: float
+    code_bytes_per_instruction: float = 3.0
+
+
+CPUS = {
+    "host": CpuModel("host", False, 0.5, 3.0, 3.0, 4.0),
+    "cortex-m0": CpuModel("cortex-m0", False, 1.4, 5.0, 5.0, 2.0),
+    "cortex-m0plus": CpuModel("cortex-m0plus", False, 1.3, 5.0, 5.0, 2.0),
+    "cortex-m3": CpuModel("cortex-m3", False, 1.3, 4.0, 4.0),
+    "cortex-m4": CpuModel("cortex-m4", True, 1.3, 4.0, 1.3),
+    "cortex-m7": CpuModel("cortex-m7", True, 0.8, 4.0, 1.3),
+    "cortex-m33": CpuModel("cortex-m33", True, 1.3, 4.0, 1.3),
+}
+
+
+def cpu_model(cpu: str) -> CpuModel:
+    try:
+        return CPUS[cpu]
+    except KeyError:
+        raise ModelError(f"no cost model for CPU {cpu!r} (known: {', '.join(sorted(CPUS))})") from None

@@ -30,6 +30,7 @@ class SimOutput:
     latency_max: int | None = None
     ii_cycles: int | None = None        # the smallest measured gap between two accepted inputs
     timing_checked: bool = False        # measured timing must equal the prediction (no stalls were forced)
+    extra: dict | None = None           # other measured figures by report section, e.g. {"mcu": {...}}
 
 
 @dataclass
@@ -47,6 +48,7 @@ class RunResult:
     predicted_latency: int | None = None
     predicted_ii: int | None = None
     timing_checked: bool = False
+    extra: dict | None = None
 
     @property
     def outputs(self) -> np.ndarray:
@@ -113,7 +115,7 @@ def run_project(out_dir: str, x: np.ndarray, simulate: Simulate | None) -> RunRe
         mismatches = n
     return RunResult(got, want, graph.tensor(graph.outputs[0]).type, n, mismatches, sim.simulator, seconds,
                      sim.latency_cycles, sim.ii_cycles, sim.latency_max, report.get("latency_cycles"),
-                     report.get("ii_cycles"), sim.timing_checked)
+                     report.get("ii_cycles"), sim.timing_checked, sim.extra)
 
 
 def update_report(out_dir: str, key: str, value: dict) -> dict:
@@ -135,6 +137,8 @@ def record(out_dir: str, result: RunResult) -> dict:
     (which simulated nothing, so it never stands in for a simulation's result)."""
     if result.simulator == "golden":
         return update_report(out_dir, "golden", {"vectors": result.vectors, "seconds": round(result.seconds, 3)})
+    for key, figures in (result.extra or {}).items():
+        update_report(out_dir, key, figures)
     return update_report(out_dir, "sim", {
         "simulator": result.simulator, "vectors": result.vectors, "mismatches": result.mismatches,
         "latency_cycles": result.latency_cycles, "latency_max": result.latency_max, "ii_cycles": result.ii_cycles,

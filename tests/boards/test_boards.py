@@ -22,11 +22,15 @@ FPGA_BOARDS = {  # name: (family, part, clock_ns, lut, ff, dsp, bram), as they w
     "icebreaker": ("ice40", "up5k-sg48", 20.0, 5280, 5280, 8, 30),
 }
 MCU_BOARDS = {  # name: (cpu, fpu, clock_mhz, flash, ram, qemu_machine)
-    "mps2-an385": ("cortex-m3", "none", 25, 4 << 20, 4 << 20, "mps2-an385"),
-    "mps2-an386": ("cortex-m4", "fpv4-sp-d16", 25, 4 << 20, 4 << 20, "mps2-an386"),
-    "mps2-an500": ("cortex-m7", "fpv5-d16", 25, 4 << 20, 4 << 20, "mps2-an500"),
-    "microbit": ("cortex-m0", "none", 16, 256 << 10, 16 << 10, "microbit"),
+    "qemu-m3": ("cortex-m3", "none", 25, 4 << 20, 4 << 20, "mps2-an385"),
+    "qemu-m4": ("cortex-m4", "fpv4-sp-d16", 25, 4 << 20, 4 << 20, "mps2-an386"),
+    "qemu-m7": ("cortex-m7", "fpv5-d16", 25, 4 << 20, 4 << 20, "mps2-an500"),
+    "qemu-m0": ("cortex-m0", "none", 16, 256 << 10, 16 << 10, "microbit"),
     "stm32f4-discovery": ("cortex-m4", "fpv4-sp-d16", 168, 1 << 20, 192 << 10, None),
+    "nucleo-f411re": ("cortex-m4", "fpv4-sp-d16", 100, 512 << 10, 128 << 10, None),
+    "nrf52840-dk": ("cortex-m4", "fpv4-sp-d16", 64, 1 << 20, 256 << 10, None),
+    "rp2040": ("cortex-m0plus", "none", 133, 2 << 20, 264 << 10, None),
+    "nucleo-h743zi": ("cortex-m7", "fpv5-d16", 480, 2 << 20, 996 << 10, None),
 }
 
 GOOD_FPGA = """\
@@ -77,8 +81,13 @@ def test_every_shipped_board_file_validates_and_is_named_after_its_board(file_na
     assert board.kind in ("fpga", "mcu") and board.clock_ns > 0 and board.description
 
 
-def test_the_shipped_boards_are_the_seven_fpgas_and_five_microcontrollers():
-    assert set(known_boards()) == set(FPGA_BOARDS) | set(MCU_BOARDS)
+def test_the_shipped_boards_are_the_fpgas_the_microcontrollers_and_the_host():
+    assert set(known_boards()) == set(FPGA_BOARDS) | set(MCU_BOARDS) | {"host"}
+
+
+def test_the_host_is_a_c_target_without_a_memory_budget():
+    host = get_board("host")
+    assert (host.kind, host.family, host.cpu, host.resources) == ("mcu", "host", "host", {})
 
 
 @pytest.mark.parametrize("name", FPGA_BOARDS)
@@ -103,8 +112,8 @@ def test_an_mcu_board_derives_clock_ns_resources_and_part():
     assert board.clock_ns == pytest.approx(1000 / 168)
     assert board.resources == {"flash": 1024 * 1024, "ram": 192 * 1024}
     assert board.part == "STM32F407VGT6"
-    assert get_board("mps2-an385").part == "cortex-m3"   # no chip named: the cpu stands in
-    assert get_board("mps2-an385").clock_ns == 40.0
+    assert get_board("qemu-m3").part == "cortex-m3"   # no chip named: the cpu stands in
+    assert get_board("qemu-m3").clock_ns == 40.0
 
 
 def test_the_default_board_is_pynq_z2():

@@ -1,0 +1,106 @@
+"""C project writer: a scheduled Graph -> a small C99 library (include/, src/) with a float wrapper, harnesses for the
+host and for qemu boards (semihosting, startup code, linker script), a Makefile and test vectors.
+
+Every unit is one static function; `<model>_infer` calls them in order on one static arena laid out by the
+schedule. Every external symbol starts with the model's sanitized name, so two models link into one firmware.
+"""
+from __future__ import annotations
+
+import os
+
+from ...errors import UnsupportedOp
+from ...ir.graph import Graph
+from ...schedule.c import scratch_name
+from ...templates import render, template_env
+from ..common import Namer, label, write_test_vectors
+from .ops import CUnit, container
+
+def stack_bytes(ram: int) -> int:
+    """The harness's stack: an eighth of RAM, between 2 KiB and 16 KiB."""
+    return max(2048, min(16384, ram // 8 // 8 * 8))
+
+
+def _storage(schedule, tensor: str, const: bool) -> dict:
+    """Where and in which C type a tensor is stored, as the schedule planned it (plain data for the templates)."""
+    plan = schedule.buffer(tensor)
+    ctype = plan.ctype
+    while plan.home == "alias":
+        plan = schedule.buffer(plan.alias_of)
+    return {"ctype": ctype, "ptr": {"home": plan.home, "offset": plan.offset, "const": const}}
+
+
+def _build_unit(g: Graph, unit, schedule, emitters, prefix: str, index: int) -> dict:
+    u = CUnit(g, unit, f"{prefix}_u{index}")
+    first = g.node(unit.head)
+    if first.op not in ("Dense", "Add"):  # an elementwise loop over its one input
+        src = g.tensor(unit.inputs[0])
+        u.data = {"sources": [{"port": 0, "shift": 0}], "n": src.size}
+        u.frac = src.type.frac
+        u.holds(src.type.min_int, src.type.max_int)
+    for name in unit.nodes:
+        node = g.node(name)
+        emitters.of(node)(u, node)
+    if unit.point.microarch in ("alias", "c_copy"):
+        u.kind = "copy" if unit.point.microarch == "c_copy" else "alias"
+    ct = container(u.bits, f"unit {label(unit.name)}", unit.head)
+    inputs = [_storage(schedule, t, True) for t in unit.inputs]
+    output = _storage(schedule, unit.output, False)
+    scratch, convert = None, False
+    if u.kind == "dense" and unit.point.microarch != "c_smlad" and "smlad" in u.data:
+        # this board's CPU has no DSP extension: no SMLAD variant, the loop's arrays unguarded
+        u.data.pop("smlad")
+        u.constants = [{**c, "guard": ""} for c in u.constants if c["guard"] != "SMLAD"]
+    if u.kind == "dense" and "smlad" in u.data and inputs[0]["ctype"] != "int16_t":
+        scratch, convert = {"home": "arena", "offset": schedule.buffer(scratch_name(unit.name)).offset,
+                            "const": False}, True
+    return {"fn": u.prefix, "label": label(unit.name), "nodes": [label(n) for n in unit.nodes], "kind": u.kind,
+            "microarch": unit.point.microarch, "data": u.data, "steps": u.steps, "ct": ct,
+            "ct_bits": 32 if ct == "int32_t" else 64, "inputs": inputs, "output": output, "scratch": scratch,
+            "convert": convert, "constants": u.constants}
+
+
+def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dict:
+    """Write the C project into out_dir; returns facts for the report."""
+    hw_in, outputs = g.hw_inputs(), g.outputs
+    if len(hw_in) != 1 or len(outputs) != 1:
+        raise UnsupportedOp(f"the C backend needs one input and one output; the model has {len(hw_in)} and "
+                            f"{len(outputs)}")
+    names = Namer()
+    prefix = names(g.name or "model", "prefix").lower()
+    in_t, out_t = g.tensor(hw_in[0]), g.tensor(outputs[0])
+    units = [_build_unit(g, u, schedule, emitters, prefix, k) for k, u in enumerate(schedule.units)]
+    modes = sorted({(s["mode"], u["ct_bits"]) for u in units for s in u["steps"]
+                    if s["op"] == "requantize" and s["shift"] > 0})
+    arena = max((b.offset + b.size for b in schedule.buffers if b.home == "arena"), default=0)
+    env = template_env("c")
+    common = {"prefix": prefix, "macro": prefix.upper(), "version": version,
+              "source": label(g.meta.get("source", g.name)), "board": board.name,
+              "in_ct": in_t.type.c_int_type(), "out_ct": out_t.type.c_int_type(),
+              "n_in": in_t.size, "n_out": out_t.size, "in_type": str(in_t.type), "out_type": str(out_t.type),
+              "in_frac": in_t.type.frac, "out_frac": out_t.type.frac, "in_shape": list(in_t.shape),
+              "out_shape": list(out_t.shape), "arena_bytes": max(arena, 8)}
+    render(env, "include/model.h.j2", os.path.join(out_dir, "include", f"{prefix}.h"), **common)
+    render(env, "src/model.c.j2", os.path.join(out_dir, "src", f"{prefix}.c"), **common, units=units,
+           modes=modes)
+    in_q = g.input_quantizers()[0]
+    render(env, "include/model_float.h.j2", os.path.join(out_dir, "include", f"{prefix}_float.h"), **common)
+    render(env, "src/model_float.c.j2", os.path.join(out_dir, "src", f"{prefix}_float.c"), **common,
+           rounding=in_q.attrs["rounding"], lo=int(in_q.attrs["lo"]), hi=int(in_q.attrs["hi"]),
+           wrap=in_t.type.overflow == "WRAP", in_width=in_t.type.width, in_signed=in_t.type.signed)
+    render(env, "harness/host_main.c.j2", os.path.join(out_dir, "harness", "host_main.c"), **common,
+           in_signed=in_t.type.signed, out_signed=out_t.type.signed)
+    n_tb = write_test_vectors(g, os.path.join(out_dir, "tb_data"))
+    mcu = None
+    if board.family != "host":
+        mcu = {"cpu": board.cpu, "fpu": board.fpu, "flash": board.flash, "ram": board.ram,
+               "qemu_machine": board.qemu_machine, "stack": stack_bytes(board.ram)}
+        if board.qemu_machine:
+            render(env, "harness/mcu_main.c.j2", os.path.join(out_dir, "harness", "mcu_main.c"), **common)
+            render(env, "board/startup.c.j2", os.path.join(out_dir, "board", "startup.c"), **common, mcu=mcu)
+            render(env, "board/link.ld.j2", os.path.join(out_dir, "board", "link.ld"), **common, mcu=mcu)
+    render(env, "Makefile.j2", os.path.join(out_dir, "Makefile"), **common, mcu=mcu)
+    render(env, "README.md.j2", os.path.join(out_dir, "README.md"), **common, mcu=mcu, n_tb=n_tb,
+           layers=[{**l.to_json(), "name": label(l.name)} for l in schedule.layers])
+    return {"top": prefix, "input_type": str(in_t.type), "output_type": str(out_t.type),
+            "c_files": [f"src/{prefix}.c", f"src/{prefix}_float.c"], "arena_bytes": arena,
+            "dsp_units": [u["label"] for u in units if u["kind"] == "dense" and "smlad" in u["data"]]}

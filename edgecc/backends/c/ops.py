@@ -1,0 +1,237 @@
+"""One emitter per IR op for the C backend. A unit becomes one C function: its first node decides the function's
+shape (an inner-product loop for a Dense, an elementwise loop otherwise), and every node adds the scalar steps
+applied to each result before it is stored (a Dense's bias and ReLU, a Quantize's rounding and clamp, ...)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...errors import UnsupportedOp
+from ...ir.graph import Graph, Node
+from ...ir.ops import op_def
+from ...schedule.c import smlad_fits
+from ...schedule.plan import UnitPlan
+from .. import OpEmitters
+
+EMITTERS = OpEmitters("c")
+
+
+@dataclass
+class CUnit:
+    """The unit being written: its function's shape and data, and the scalar steps on each result."""
+
+    g: Graph
+    unit: UnitPlan
+    prefix: str
+    kind: str = "elementwise"            # "dense", "elementwise", "copy"
+    data: dict = field(default_factory=dict)
+    constants: list[dict] = field(default_factory=list)  # const arrays in flash: name, ctype, values, guard
+    steps: list[dict] = field(default_factory=list)      # scalar steps on each result, in order
+    frac: int = 0                        # fractional bits of the current scalar
+    bits: int = 1                        # signed width the scalar needs at any step (picks int32_t or int64_t)
+    lo: int = 0                          # the scalar's range now: steps that cannot change it are left out
+    hi: int = 0
+
+    def const(self, suffix: str, ctype: str, values, guard: str = "") -> str:
+        """A const array in flash; `guard` "SMLAD" or "PORTABLE" keeps it to the build that reads it."""
+        name = f"{self.prefix}_{suffix}"
+        values = [int(v) for v in np.ravel(values)]
+        self.constants.append({"name": name, "ctype": ctype, "values": values or [0], "guard": guard})
+        return name
+
+    def need(self, lo: int, hi: int) -> None:
+        self.bits = max(self.bits, signed_bits(lo, hi))
+
+    def holds(self, lo: int, hi: int) -> None:
+        """The scalar now lies in [lo, hi] (and the container must hold that)."""
+        self.lo, self.hi = int(lo), int(hi)
+        self.need(lo, hi)
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    lo, hi = min(int(lo), 0), max(int(hi), 0)
+    return max(hi.bit_length(), (-lo - 1).bit_length()) + 1
+
+
+def container(bits: int, what: str, node: str) -> str:
+    if bits <= 32:
+        return "int32_t"
+    if bits <= 64:
+        return "int64_t"
+    raise UnsupportedOp(f"{what} needs {bits}-bit integers; the C backend computes in at most 64 bits", node)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, length) of each run of True."""
+    runs, start = [], None
+    for i, v in enumerate(list(mask) + [False]):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            runs.append((start, i - start))
+            start = None
+    return runs
+
+
+def _packed_pairs(w: np.ndarray) -> np.ndarray:
+    """Weights [k, m] as 32-bit words of two 16-bit weights per output: (w[2i], w[2i+1]) low half first, as SMLAD
+    multiplies low by low and high by high. Returns [m, pairs]."""
+    k, m = w.shape
+    padded = np.zeros((k + k % 2, m), dtype=np.int64)
+    padded[:k] = w
+    lo = padded[0::2] & 0xFFFF
+    hi = padded[1::2] & 0xFFFF
+    return (lo | (hi << 16)).T
+
+
+BLOCK = 4  # outputs computed together: one input load serves four multiply-accumulates
+
+
+def blocked(rows: np.ndarray) -> dict:
+    """The layout of an inner-product kernel over `rows` [m, columns] (weights, or packed weight pairs).
+
+    Outputs go in blocks of BLOCK consecutive rows, the rows beyond the last full block one by one. A block (or a
+    single row) whose rows have every column nonzero is "full": a plain loop over all columns, four rows side by
+    side. Otherwise the columns every row of the block has are computed together and each row's other nonzero
+    columns on their own, from tables: [first row, shared runs, own runs of each row] per block, [row, runs] per
+    single row, and the runs [start, length]. A zero weight costs no instruction. The weights are in the order
+    the kernel reads them: full blocks, full single rows, then the others (a block's rows side by side)."""
+    m, n = rows.shape
+    mask = rows != 0
+    n_blocks = m // BLOCK
+    full = [[], []]                      # first rows of full blocks, full single rows
+    table, runs, tail = [], [], []       # the others
+    ordered = {"full": [[], []], "other": []}
+
+    def take(first, size, start, length, into):
+        into.extend(int(v) for v in rows[first:first + size, start:start + length].T.ravel())
+
+    for size, firsts in ((BLOCK, range(0, n_blocks * BLOCK, BLOCK)), (1, range(n_blocks * BLOCK, m))):
+        slot = 0 if size == BLOCK else 1
+        for j in firsts:
+            group = mask[j:j + size]
+            if n and group.all():
+                full[slot].append(j)
+                take(j, size, 0, n, ordered["full"][slot])
+                continue
+            shared = np.logical_and.reduce(group)
+            spans = _runs(shared)
+            own = [_runs(group[r] & ~shared) for r in range(size)] if size > 1 else []
+            table.extend([j, len(spans)] + [len(o) for o in own])
+            for start, length in spans:
+                runs.extend([start, length])
+                take(j, size, start, length, tail)
+            for r, o in enumerate(own):
+                for start, length in o:
+                    runs.extend([start, length])
+                    take(j + r, 1, start, length, tail)
+    n_other_blocks = n_blocks - len(full[0])
+    return {"full_blocks": full[0], "full_singles": full[1], "columns": n,
+            "contiguous": full[0] == list(range(0, BLOCK * len(full[0]), BLOCK)),
+            "other_blocks": n_other_blocks, "other_singles": (m - n_blocks * BLOCK) - len(full[1]),
+            "table": table, "runs": runs,
+            "weights": ordered["full"][0] + ordered["full"][1] + tail}
+
+
+def _kernel(u: CUnit, layout: dict, ctype: str, tag: str, guard: str) -> dict:
+    """The const arrays of one kernel layout (weights; the tables only where some output lacks a column)."""
+    kernel = {k: layout[k] for k in ("columns", "contiguous", "other_blocks", "other_singles")}
+    kernel["full_blocks"] = len(layout["full_blocks"])
+    kernel["w"] = u.const(f"{tag}w", ctype, layout["weights"], guard)
+    if layout["full_blocks"] and not layout["contiguous"]:
+        kernel["block_rows"] = u.const(f"{tag}block_rows", "uint32_t", layout["full_blocks"], guard)
+    if layout["full_singles"]:
+        kernel["single_rows"] = u.const(f"{tag}single_rows", "uint32_t", layout["full_singles"], guard)
+        kernel["full_singles"] = len(layout["full_singles"])
+    if layout["table"]:
+        kernel["table"] = u.const(f"{tag}blocks", "uint32_t", layout["table"], guard)
+        kernel["runs"] = u.const(f"{tag}runs", "uint32_t", layout["runs"], guard)
+    return kernel
+
+
+@EMITTERS.register("Dense", microarchs=("c_loop", "c_smlad"))
+def dense(u: CUnit, node: Node) -> None:
+    g = u.g
+    x = g.tensor(node.inputs[0])
+    w = g.tensor(node.inputs[1])
+    k, m = w.shape
+    dot_t = op_def(node).product_sum_type(g, node)
+    acc_t = node.attrs["accumulator_type"]
+    bias = g.tensor(node.inputs[2]) if len(node.inputs) > 2 else None
+    codes = np.asarray(w.data).astype(object)
+    dsp = smlad_fits(g, node.name)
+    data = {"outer": x.size // k, "k": k, "m": m, "w_ct": w.type.c_int_type(),
+            "dot_ct": container(dot_t.width, "the inner product", node.name),
+            "extra": acc_t.frac - dot_t.frac, "relu": node.attrs.get("activation") == "relu", "bias": None}
+    layout = blocked(codes.T)
+    guard = "PORTABLE" if dsp else ""
+    data["loop"] = _kernel(u, layout, data["w_ct"], "", guard)
+    if bias is not None:  # aligned to the accumulator's fraction at compile time: exact integers
+        shift = acc_t.frac - bias.type.frac
+        data["bias"] = u.const("b", container(acc_t.width, "the bias", node.name),
+                               [int(b) << shift for b in np.ravel(bias.data)])
+    if dsp:
+        pairs = blocked(_packed_pairs(codes.astype(np.int64)))
+        data["smlad"] = _kernel(u, pairs, "uint32_t", "p", "SMLAD")
+    u.kind, u.data, u.frac = "dense", data, acc_t.frac
+    u.need(dot_t.min_int << max(data["extra"], 0), dot_t.max_int << max(data["extra"], 0))
+    u.holds(0 if data["relu"] else acc_t.min_int, max(acc_t.max_int, 0))
+
+
+@EMITTERS.register("Add", microarchs=("c_elementwise",))
+def add(u: CUnit, node: Node) -> None:
+    g = u.g
+    out_t = g.tensor(node.output).type
+    sources = []
+    for k, t in enumerate(node.inputs):
+        tt = g.tensor(t)
+        shift = out_t.frac - tt.type.frac
+        if tt.is_const:
+            sources.append({"const": u.const(f"c{k}", tt.type.c_int_type(), tt.data), "shift": shift})
+        else:
+            sources.append({"port": u.unit.inputs.index(t), "shift": shift})
+        u.need(tt.type.min_int << shift, tt.type.max_int << shift)
+    u.kind, u.frac = "elementwise", out_t.frac
+    u.data = {"sources": sources, "n": g.tensor(node.output).size}
+    u.holds(out_t.min_int, out_t.max_int)
+
+
+@EMITTERS.register("Relu", microarchs=("c_elementwise",))
+def relu(u: CUnit, node: Node) -> None:
+    if u.lo < 0:
+        u.steps.append({"op": "relu"})
+        u.holds(0, max(u.hi, 0))
+
+
+@EMITTERS.register("Quantize", microarchs=("c_elementwise",))
+def quantize(u: CUnit, node: Node) -> None:
+    """Round as the IR says (v + an offset that depends on the mode, then a floor), then clamp or wrap; a clamp
+    bound the value cannot pass is left out."""
+    out_t = u.g.tensor(node.output).type
+    shift = u.frac - out_t.frac
+    step = {"op": "requantize", "shift": shift, "mode": node.attrs["rounding"]}
+    lo, hi = u.lo, u.hi
+    if shift > 0:
+        u.need(lo - (1 << shift), hi + (1 << shift))  # v plus the rounding offset, before the shift
+        lo, hi = lo >> shift, (hi >> shift) + 1
+    elif shift < 0:
+        lo, hi = lo << -shift, hi << -shift
+    u.need(lo, hi)
+    if out_t.overflow == "WRAP":
+        step.update(wrap=lo < out_t.min_int or hi > out_t.max_int, width=out_t.width, signed=out_t.signed,
+                    clamp_lo=False, clamp_hi=False)
+        lo, hi = (max(lo, out_t.min_int), min(hi, out_t.max_int)) if not step["wrap"] else \
+            (out_t.min_int, out_t.max_int)
+    else:
+        c_lo, c_hi = int(node.attrs["lo"]), int(node.attrs["hi"])
+        step.update(wrap=False, lo=c_lo, hi=c_hi, clamp_lo=lo < c_lo, clamp_hi=hi > c_hi)
+        lo, hi = max(lo, c_lo), min(hi, c_hi)
+    u.steps.append(step)
+    u.holds(lo, hi)
+    u.frac = out_t.frac
+
+
+@EMITTERS.register("Reshape", microarchs=("alias", "c_copy"))
+def reshape(u: CUnit, node: Node) -> None:
+    """The same codes in the same order: no step."""
