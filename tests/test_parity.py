@@ -13,7 +13,7 @@ from suite import cases
 
 BACKENDS = sorted(available())
 CASES = cases()
-N = 600
+N = 1000
 
 
 def ops_of(graph) -> set[str]:

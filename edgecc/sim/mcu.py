@@ -123,15 +123,15 @@ def count_plugin() -> str:
     return path
 
 
-def symbols(elf: str) -> dict[str, tuple[int, int]]:
-    """Code and data symbols of an ELF: name -> (start address, size)."""
+def symbols(elf: str) -> dict[str, tuple[int, int, str]]:
+    """Sized symbols of an ELF: name -> (start address, size, nm type letter: t/T code, r/R const, b/B/d/D RAM)."""
     nm = _require("arm-none-eabi-nm", "binutils-arm-none-eabi")
     proc = subprocess.run([nm, "-S", "-n", "--defined-only", elf], capture_output=True, text=True, check=True)
     out = {}
     for line in proc.stdout.splitlines():
         f = line.split()
         if len(f) == 4:
-            out[f[3]] = (int(f[0], 16) & ~1, int(f[1], 16))
+            out[f[3]] = (int(f[0], 16) & ~1, int(f[1], 16), f[2])
     return out
 
 
@@ -150,10 +150,11 @@ def instruction_counts(counts_path: str, syms: dict, prefix: str) -> dict:
     if not runs:
         return {}
     layers = {}
-    for name, (start, size) in syms.items():
-        if name.startswith(f"{prefix}_u") and size:
+    for name, (start, size, kind) in syms.items():
+        if name.startswith(f"{prefix}_u") and size and kind in "tT":
+            unit = name[len(prefix) + 1:].split(".")[0]  # gcc's clones: u0.constprop.0 is u0
             total = sum(n for pc, n in hist.items() if start <= pc < start + size)
-            layers[name[len(prefix) + 1:]] = round(total / len(runs), 1)
+            layers[unit] = layers.get(unit, 0) + round(total / len(runs), 1)
     return {"instructions_per_inference": round(sum(runs) / len(runs), 1), "instructions_min": min(runs),
             "instructions_max": max(runs), "layer_instructions": layers,
             "instruction_count_method": "qemu TCG plugin (sim/qemu/insn_count.c): every executed instruction "
@@ -190,10 +191,11 @@ def run_qemu(out_dir: str, report: dict, board, codes: np.ndarray, out_shape, po
         with open(os.path.join(work, "mcu_report.txt")) as f:
             measured = dict(line.split(None, 1) for line in f.read().splitlines() if line.strip())
         counted = instruction_counts(counts, syms, report["top"])
-    model = {k: v for k, v in syms.items() if k.startswith(report["top"] + "_")}
+    model = [v for k, v in syms.items() if k.startswith(report["top"] + "_")]
     figures = {**elf_sizes(elf), "stack_bytes": int(measured["stack_bytes"]),
                "inner_product": measured["inner_product"].strip(), "qemu_machine": board.qemu_machine,
-               "model_flash_bytes": sum(size for name, (_, size) in model.items() if not name.endswith("_arena")),
+               "model_flash_bytes": sum(size for _, size, kind in model if kind in "tTrR"),
+               "model_ram_bytes": sum(size for _, size, kind in model if kind in "bBdD"),
                **counted}
     if counted:
         from ..schedule.timing import cpu_model

@@ -93,19 +93,17 @@ def blocked(rows: np.ndarray) -> dict:
 
     Outputs go in blocks of BLOCK consecutive rows, the rows beyond the last full block one by one. A block (or a
     single row) whose rows have every column nonzero is "full": a plain loop over all columns, four rows side by
-    side. Otherwise the columns every row of the block has are computed together and each row's other nonzero
-    columns on their own, from tables: [first row, shared runs, own runs of each row] per block, [row, runs] per
-    single row, and the runs [start, length]. A zero weight costs no instruction. The weights are in the order
-    the kernel reads them: full blocks, full single rows, then the others (a block's rows side by side)."""
+    side. Otherwise the runs of columns every row of the block has are computed together, and each row's other
+    nonzero columns one by one from a list of their indices; a single row of that kind from its index list. A zero
+    weight costs no instruction. Tables: [first row, shared runs, own columns of each row] per block, [row,
+    columns] per single row; the shared runs [start, length]; the own columns' indices. The weights are in the
+    order the kernel reads them: full blocks, full single rows, then the others (a block's rows side by side)."""
     m, n = rows.shape
     mask = rows != 0
     n_blocks = m // BLOCK
-    full = [[], []]                      # first rows of full blocks, full single rows
-    table, runs, tail = [], [], []       # the others
-    ordered = {"full": [[], []], "other": []}
-
-    def take(first, size, start, length, into):
-        into.extend(int(v) for v in rows[first:first + size, start:start + length].T.ravel())
+    full = [[], []]                         # first rows of full blocks, full single rows
+    ordered = [[], []]
+    table, runs, index, tail = [], [], [], []  # the others
 
     for size, firsts in ((BLOCK, range(0, n_blocks * BLOCK, BLOCK)), (1, range(n_blocks * BLOCK, m))):
         slot = 0 if size == BLOCK else 1
@@ -113,25 +111,22 @@ def blocked(rows: np.ndarray) -> dict:
             group = mask[j:j + size]
             if n and group.all():
                 full[slot].append(j)
-                take(j, size, 0, n, ordered["full"][slot])
+                ordered[slot].extend(int(v) for v in rows[j:j + size].T.ravel())
                 continue
-            shared = np.logical_and.reduce(group)
+            shared = np.logical_and.reduce(group) if size > 1 else np.zeros(n, dtype=bool)
             spans = _runs(shared)
-            own = [_runs(group[r] & ~shared) for r in range(size)] if size > 1 else []
-            table.extend([j, len(spans)] + [len(o) for o in own])
+            own = [np.flatnonzero(group[r] & ~shared) for r in range(size)]
+            table.extend([j] + ([len(spans)] if size > 1 else []) + [len(o) for o in own])
             for start, length in spans:
                 runs.extend([start, length])
-                take(j, size, start, length, tail)
-            for r, o in enumerate(own):
-                for start, length in o:
-                    runs.extend([start, length])
-                    take(j + r, 1, start, length, tail)
-    n_other_blocks = n_blocks - len(full[0])
+                tail.extend(int(v) for v in rows[j:j + size, start:start + length].T.ravel())
+            for r, cols in enumerate(own):
+                index.extend(int(c) for c in cols)
+                tail.extend(int(rows[j + r, c]) for c in cols)
     return {"full_blocks": full[0], "full_singles": full[1], "columns": n,
             "contiguous": full[0] == list(range(0, BLOCK * len(full[0]), BLOCK)),
-            "other_blocks": n_other_blocks, "other_singles": (m - n_blocks * BLOCK) - len(full[1]),
-            "table": table, "runs": runs,
-            "weights": ordered["full"][0] + ordered["full"][1] + tail}
+            "other_blocks": n_blocks - len(full[0]), "other_singles": (m - n_blocks * BLOCK) - len(full[1]),
+            "table": table, "runs": runs, "index": index, "weights": ordered[0] + ordered[1] + tail}
 
 
 def _kernel(u: CUnit, layout: dict, ctype: str, tag: str, guard: str) -> dict:
@@ -146,7 +141,10 @@ def _kernel(u: CUnit, layout: dict, ctype: str, tag: str, guard: str) -> dict:
         kernel["full_singles"] = len(layout["full_singles"])
     if layout["table"]:
         kernel["table"] = u.const(f"{tag}blocks", "uint32_t", layout["table"], guard)
-        kernel["runs"] = u.const(f"{tag}runs", "uint32_t", layout["runs"], guard)
+        if layout["other_blocks"]:
+            kernel["runs"] = u.const(f"{tag}runs", "uint32_t", layout["runs"], guard)
+        kernel["index_ct"] = "uint16_t" if layout["columns"] < 1 << 16 else "uint32_t"
+        kernel["index"] = u.const(f"{tag}index", kernel["index_ct"], layout["index"], guard)
     return kernel
 
 
