@@ -42,6 +42,8 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/vs_hls4ml.py
+	$(PY) benchmarks/mcu_jet.py
+	$(PY) benchmarks/vs_emlearn.py
 	$(PY) benchmarks/vs_da4ml.py
 
 # the README's table of IR ops per backend, regenerated from the backends' registries

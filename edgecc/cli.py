@@ -81,6 +81,11 @@ def cmd_report(a) -> int:
         print(f"simulated ({s['simulator']}): {s['vectors']} vectors, {s['mismatches']} mismatches")
     if r.get("golden"):
         print(f"golden model run: {r['golden']['vectors']} vectors")
+    if r.get("mcu"):
+        m = r["mcu"]
+        print(f"measured on {m['qemu_machine']} ({m['inner_product']} inner product): flash {m['flash']} B, RAM "
+              f"{m['ram']} B (model: {m['model_flash_bytes']} B flash, {m['model_ram_bytes']} B RAM), stack "
+              f"{m['stack_bytes']} B, {m.get('instructions_per_inference', '?')} instructions per inference")
     print(f"{'layer':<24} {'op':<9} {'built as':<12} {'reuse':>5} {'lat':>4} {'II':>3}  out type")
     for l in r["layers"]:
         name = "".join(c if c.isprintable() else "?" for c in l["name"])[:24]

@@ -40,7 +40,8 @@ def _content_hash(out_dir: str, *salt: str) -> str:
 def _require(tool: str, package: str) -> str:
     path = shutil.which(tool)
     if not path:
-        raise ToolError(f"{tool} is not installed; the C backend needs it (apt-get install -y {package}, see make setup)")
+        raise ToolError(f"{tool} is not installed; the C backend needs it (apt-get install -y {package}, "
+                        "see make setup)")
     return path
 
 

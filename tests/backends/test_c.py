@@ -177,38 +177,69 @@ int main(void) {{
     assert [g[1] for g in got] == want_b.reshape(300, -1).tolist()
 
 
-@pytest.mark.parametrize("name", ["qonnx_round_unsigned_act", "qonnx_ceil_narrow_unsigned", "qonnx_half_down_wide",
-                                  "qdq_uint8_zp10", "float_wrap_input", "qonnx_up_deep"])
-def test_float_wrapper_quantizes_inputs_exactly_as_the_golden_model(name, tmp_path):
-    from edgecc.ir.golden import quantize_inputs
+SPECIAL_INPUTS = [1e300, -1e300, float("inf"), float("-inf"), 0.0, -0.0, 5e-324, -5e-324, 1e-45, -1e-45, 3e-39, -3e-39]
 
-    graph = CASES[name].graph()
+
+def _float_wrapper_graph(name):
+    if name == "negative_frac_ceil":     # codes count fours: tiny inputs underflow when scaled, yet round up to 1
+        return edgecc.load(qonnx_mlp((6, 8, 3), seed=4, in_frac=-2, act_frac=-1, rounding="CEIL"))
+    return CASES[name].graph()
+
+
+def _golden_codes_or_error(graph, x):
+    from edgecc.ir.golden import quantize_inputs
+    try:
+        return quantize_inputs(graph, [x])[0].ravel().tolist()
+    except ModelError:          # an input with no code (infinity into a wrapping type): the wrapper returns -1
+        return "error"
+
+
+@pytest.mark.parametrize("name", ["qonnx_round_unsigned_act", "qonnx_ceil_narrow_unsigned", "qonnx_half_down_wide",
+                                  "qdq_uint8_zp10", "float_wrap_input", "qonnx_up_deep", "negative_frac_ceil"])
+def test_float_wrapper_quantizes_inputs_exactly_as_the_golden_model(name, tmp_path):
+    """The double entry point on double inputs and, where the types allow it, the single-precision one on float
+    inputs: every code equals the golden model's, for ties, saturation, infinities, signed zeros and subnormals."""
+    graph = _float_wrapper_graph(name)
     project = edgecc.compile(graph, backend="c", out=str(tmp_path / "c"))
     top = project.report["top"]
-    x = probe_inputs(graph, 400, seed=3).reshape(400, -1)
-    x[:4] = [[1e300], [-1e300], [0.0], [-0.0]] if x.shape[1] == 1 else x[:4]
-    x = x.reshape((400,) + tuple(graph.tensor(graph.inputs[0]).shape))
-    flat = x.reshape(400, -1)
+    shape = tuple(graph.tensor(graph.inputs[0]).shape)
+    flat = probe_inputs(graph, 400, seed=3).reshape(400, -1)
+    flat[:len(SPECIAL_INPUTS)] = np.asarray(SPECIAL_INPUTS)[:, None]
+    single = "_quantize_input_float" in (tmp_path / "c" / "include" / f"{top}_float.h").read_text()
+    assert single == (name != "float_wrap_input")      # a wrapping input needs the double path
+    with np.errstate(over="ignore"):                    # 1e300 is infinity in float
+        kinds = [("double", flat)] + ([("float", flat.astype(np.float32).astype(np.float64))] if single else [])
     main = tmp_path / "q.c"
-    main.write_text(f"""#include <stdio.h>
+    body = []
+    for kind, xs in kinds:
+        fn = f"{top}_quantize_input" + ("_float" if kind == "float" else "")
+        rows = ", ".join("{" + ", ".join(repr(float(v)) + ("f" if kind == "float" else "") for v in r) + "}"
+                         for r in xs).replace("inff", "INFINITY").replace("inf", "INFINITY")
+        body.append(f"""    {{
+        static const {kind} X[400][{flat.shape[1]}] = {{{rows}}};
+        for (int v = 0; v < 400; v++) {{
+            {top}_input_t c[{flat.shape[1]}];
+            if ({fn}(X[v], c) != 0) {{ printf("error\\n"); continue; }}
+            for (int i = 0; i < {flat.shape[1]}; i++) printf("%lld ", (long long)c[i]);
+            printf("\\n");
+        }}
+    }}""")
+    main.write_text(f"""#include <math.h>
+#include <stdio.h>
 #include "{top}_float.h"
-static const double X[400][{flat.shape[1]}] = {{{", ".join("{" + ", ".join(repr(float(v)) for v in r) + "}" for r in flat)}}};
 int main(void) {{
-    for (int v = 0; v < 400; v++) {{
-        {top}_input_t c[{flat.shape[1]}];
-        if ({top}_quantize_input(X[v], c) != 0) {{ printf("error\\n"); continue; }}
-        for (int i = 0; i < {flat.shape[1]}; i++) printf("%lld ", (long long)c[i]);
-        printf("\\n");
-    }}
+{chr(10).join(body)}
     return 0;
 }}
 """)
     binary = str(tmp_path / "q")
     _compile_c([str(main), str(tmp_path / "c" / "src" / f"{top}_float.c"), str(tmp_path / "c" / "src" / f"{top}.c")],
                [str(tmp_path / "c" / "include")], binary, tmp_path)
-    got = [[int(v) for v in l.split()] for l in subprocess.run([binary], capture_output=True, text=True,
-                                                                 check=True).stdout.splitlines()]
-    assert got == quantize_inputs(graph, [x])[0].reshape(400, -1).tolist()
+    lines = subprocess.run([binary], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(lines) == 400 * len(kinds)
+    for k, (kind, xs) in enumerate(kinds):
+        got = [line if line == "error" else [int(v) for v in line.split()] for line in lines[400 * k:400 * (k + 1)]]
+        assert got == [_golden_codes_or_error(graph, row.reshape((1,) + shape)) for row in xs], kind
 
 
 def test_zero_weights_cost_no_instruction(tmp_path):

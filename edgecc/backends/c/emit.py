@@ -81,13 +81,19 @@ def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dic
               "in_frac": in_t.type.frac, "out_frac": out_t.type.frac, "in_shape": list(in_t.shape),
               "out_shape": list(out_t.shape), "arena_bytes": max(arena, 8)}
     render(env, "include/model.h.j2", os.path.join(out_dir, "include", f"{prefix}.h"), **common)
+    dsp_units = [u["label"] for u in units if u["kind"] == "dense" and "smlad" in u["data"]]
     render(env, "src/model.c.j2", os.path.join(out_dir, "src", f"{prefix}.c"), **common, units=units,
-           modes=modes)
+           modes=modes, dsp_units=dsp_units)
     in_q = g.input_quantizers()[0]
-    render(env, "include/model_float.h.j2", os.path.join(out_dir, "include", f"{prefix}_float.h"), **common)
+    # single precision is exact where every input and output value is a normal float and the input saturates
+    float_exact = (in_t.type.width <= 24 and out_t.type.width <= 24 and in_t.type.overflow != "WRAP"
+                   and abs(in_t.type.frac) <= 100 and abs(out_t.type.frac) <= 100)
+    render(env, "include/model_float.h.j2", os.path.join(out_dir, "include", f"{prefix}_float.h"), **common,
+           float_exact=float_exact)
     render(env, "src/model_float.c.j2", os.path.join(out_dir, "src", f"{prefix}_float.c"), **common,
            rounding=in_q.attrs["rounding"], lo=int(in_q.attrs["lo"]), hi=int(in_q.attrs["hi"]),
-           wrap=in_t.type.overflow == "WRAP", in_width=in_t.type.width, in_signed=in_t.type.signed)
+           wrap=in_t.type.overflow == "WRAP", in_width=in_t.type.width, in_signed=in_t.type.signed,
+           float_exact=float_exact)
     render(env, "harness/host_main.c.j2", os.path.join(out_dir, "harness", "host_main.c"), **common,
            in_signed=in_t.type.signed, out_signed=out_t.type.signed)
     n_tb = write_test_vectors(g, os.path.join(out_dir, "tb_data"))
@@ -104,4 +110,4 @@ def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dic
            layers=[{**l.to_json(), "name": label(l.name)} for l in schedule.layers])
     return {"top": prefix, "input_type": str(in_t.type), "output_type": str(out_t.type),
             "c_files": [f"src/{prefix}.c", f"src/{prefix}_float.c"], "arena_bytes": arena,
-            "dsp_units": [u["label"] for u in units if u["kind"] == "dense" and "smlad" in u["data"]]}
+            "dsp_units": dsp_units}
