@@ -37,6 +37,8 @@ import time
 
 import numpy as np
 
+from compare import format_table, make_row
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
 MODEL_PATH = os.path.join(EXAMPLES, "jet_tagging_mlp.onnx")
@@ -245,36 +247,6 @@ def run_syntheses(project, board, da_files: list[str]) -> tuple[dict, dict]:
 
 
 # ------------------------------------------------------------------------------------------------------ table
-def fmt(v) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, float):
-        return f"{v:,.0f}" if abs(v) >= 1000 else (f"{v:.1f}" if abs(v) >= 10 else f"{v:.3f}")
-    return str(v)
-
-
-def make_row(metric, da, ecc, note=""):
-    ratio = ecc / da if isinstance(da, (int, float)) and isinstance(ecc, (int, float)) and da else None
-    return {"metric": metric, "da4ml": da, "edgecc": ecc, "ratio": ratio, "note": note}
-
-
-def print_table(rows) -> str:
-    head = ["metric", "da4ml", "edgecc", "ratio (edgecc/da4ml)"]
-    body = [[r["metric"], fmt(r["da4ml"]), fmt(r["edgecc"]), "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"]
-            for r in rows]
-    widths = [max(len(str(c[i])) for c in [head] + body) for i in range(len(head))]
-
-    def line(cells):
-        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    return "\n".join([line(head), "  ".join("-" * w for w in widths)] + [line(b) for b in body])
-
-
 # ------------------------------------------------------------------------------------------------------- main
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -443,7 +415,7 @@ def main() -> int:
         "machine, e.g. tests, makes these and the simulation times noisy).",
     ]
 
-    table = print_table(rows)
+    table = format_table(rows, "da4ml")
     print(table)
     print()
     detail = []

@@ -36,6 +36,8 @@ import time
 
 import numpy as np
 
+from compare import format_table, make_row
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench_out")
 WORK = os.path.join(OUT, "vs_emlearn")
@@ -350,36 +352,6 @@ def float32_lines(x: np.ndarray) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------------ table
-def fmt(v) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
-    if isinstance(v, float):
-        return f"{v:,.0f}" if abs(v) >= 1000 else (f"{v:.1f}" if abs(v) >= 10 else f"{v:.3f}")
-    return str(v)
-
-
-def make_row(metric, em, ecc, note=""):
-    ratio = ecc / em if isinstance(em, (int, float)) and isinstance(ecc, (int, float)) and em else None
-    return {"metric": metric, "emlearn": em, "edgecc": ecc, "ratio": ratio, "note": note}
-
-
-def print_table(rows) -> str:
-    head = ["metric", "emlearn", "edgecc", "ratio (edgecc/emlearn)"]
-    body = [[r["metric"], fmt(r["emlearn"]), fmt(r["edgecc"]), "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"]
-            for r in rows]
-    widths = [max(len(str(c[i])) for c in [head] + body) for i in range(len(head))]
-
-    def line(cells):
-        return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    return "\n".join([line(head), "  ".join("-" * w for w in widths)] + [line(b) for b in body])
-
-
 # ------------------------------------------------------------------------------------------------------- main
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -566,7 +538,7 @@ def benchmark(args, t_start: float) -> dict:
         f"graph.golden: {ecc_exact}.",
     ]
 
-    table = print_table(rows)
+    table = format_table(rows, "emlearn")
     print(table)
     print()
     detail = [f"instructions {ecc_insn:,.0f} vs {em_insn:,.0f} = {ecc_insn / em_insn:.2f}x "

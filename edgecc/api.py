@@ -90,8 +90,12 @@ class Project:
 
 def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: str | None = None,
             clock_ns: float | None = None, latency_ns: float | None = None, latency_cycles: int | None = None,
-            ii: int | None = None, precision: str | None = None, config: str | None = None) -> Project:
+            ii: int | None = None, precision: str | None = None, config: str | None = None,
+            **options) -> Project:
     """Schedule the graph for the board and targets, emit the backend's files into `out` (atomically).
+
+    `options` are the backend's own compile options (the C backend's pack_weights="auto"|"on"|"off"); one the
+    backend does not take is refused.
 
     `graph` is a loaded Graph or a model file; `precision` and `config` lower a model file, so with a Graph they
     are refused (pass them to `edgecc.load`). The graph is not changed."""
@@ -99,6 +103,7 @@ def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: s
     from .schedule import Targets, schedule_graph
 
     be = get_backend(backend)
+    settings = be.compile_settings(options)
     if isinstance(graph, Graph):
         if precision is not None or config is not None:
             raise ModelError("precision and config apply when a model is lowered: pass them to edgecc.load(), or "
@@ -109,7 +114,7 @@ def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: s
     be.check_board(board_def)
     be.check_graph(graph)
     targets = Targets(clock_ns, latency_ns, latency_cycles, ii)
-    sched = schedule_graph(graph, be.cost_model, board_def, graph.config or CompileConfig(), targets)
+    sched = schedule_graph(graph, be.cost_model, board_def, graph.config or CompileConfig(), targets, settings)
     with atomic_output(out) as tmp:
         facts = be.emit(graph, sched, board_def, tmp, _version())
         with open(os.path.join(tmp, "model.ir.json"), "w", newline="\n") as f:
@@ -133,6 +138,7 @@ def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: s
             "budget": board_def.resources,
             "layers": [l.to_json() for l in sched.layers],
             "targets": {"latency_cycles": latency_cycles, "latency_ns": latency_ns, "ii": ii},
+            "options": settings,
             **facts,
         }
         if board is not None and board_def.name != board:  # a user's board file: synth and build read it again

@@ -22,9 +22,10 @@ SIZES = (16, 64, 32, 32, 5)
 QONNX = "qonnx.custom_op.general"
 
 
-def build(seed: int = 0) -> onnx.ModelProto:
+def build(seed: int = 0, w_bits: int = 8) -> onnx.ModelProto:
     """Quant(input, 8b, 2^-4) -> [MatMul(Quant(W, 8b narrow)) + Quant(b, 16b) -> Relu -> Quant(8b unsigned)]x3
-    -> MatMul + bias -> Quant(16b): the hls4ml jet-tagging benchmark's shape, with QONNX quantizers."""
+    -> MatMul + bias -> Quant(16b): the hls4ml jet-tagging benchmark's shape, with QONNX quantizers. `w_bits`
+    narrows the weights (scale 2^-(w_bits-1): the same range, coarser steps, more of them zero)."""
     rng = np.random.default_rng(seed)
     nodes, inits = [], []
 
@@ -42,7 +43,7 @@ def build(seed: int = 0) -> onnx.ModelProto:
         w = rng.normal(0, 1.0 / np.sqrt(n_in), size=(n_in, n_out)).astype(np.float32)
         b = rng.normal(0, 0.1, size=n_out).astype(np.float32)
         inits += [numpy_helper.from_array(w, f"fc{i}_w"), numpy_helper.from_array(b, f"fc{i}_b")]
-        wq = quant(f"fc{i}_w", f"fc{i}_wq", 8, 7, narrow=True)
+        wq = quant(f"fc{i}_w", f"fc{i}_wq", w_bits, w_bits - 1, narrow=True)
         bq = quant(f"fc{i}_b", f"fc{i}_bq", 16, 12)
         nodes.append(helper.make_node("MatMul", [h, wq], [f"fc{i}_mm"], name=f"fc{i}"))
         nodes.append(helper.make_node("Add", [f"fc{i}_mm", bq], [f"fc{i}_out"], name=f"fc{i}_bias"))

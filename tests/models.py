@@ -67,18 +67,20 @@ class QonnxBuilder:
 
 
 def qonnx_mlp(sizes=(16, 32, 5), seed=0, in_bits=8, in_frac=4, act_bits=8, act_frac=4, rounding="ROUND",
-              act_signed=False, act_narrow=False, out_quant=True, layer_names=None, float_bias=False
-              ) -> onnx.ModelProto:
+              act_signed=False, act_narrow=False, out_quant=True, layer_names=None, float_bias=False, w_bits=8,
+              w_frac=6, prune=0.0) -> onnx.ModelProto:
     """x -> Quant -> [Dense -> Relu -> Quant]* -> Dense (-> Quant): a QONNX MLP with 8-bit narrow weights
-    (and, with float_bias, float32 biases that no Quant reads)."""
+    (and, with float_bias, float32 biases that no Quant reads; with prune, that fraction of the weights zero)."""
     rng = np.random.default_rng(seed)
     b = QonnxBuilder(sizes[0])
     h = b.quant("x", in_bits, in_frac, rounding=rounding)
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         w = rng.normal(0, 1.0 / np.sqrt(n_in), size=(n_in, n_out))
+        if prune:
+            w = np.where(rng.random(w.shape) < prune, 0.0, w)
         bias = rng.normal(0, 0.25, size=n_out)
         name = layer_names[i] if layer_names else None
-        h = b.dense(h, w, bias, name=name, float_bias=float_bias)
+        h = b.dense(h, w, bias, w_bits=w_bits, w_frac=w_frac, name=name, float_bias=float_bias)
         last = i == len(sizes) - 2
         if not last:
             h = b.relu(h)

@@ -21,6 +21,8 @@ QONNX_CASES = {
     "up_deep": dict(rounding="UP", sizes=(12, 20, 16, 6)),
     "half_down_wide": dict(rounding="HALF_DOWN", in_bits=12, in_frac=8, act_bits=10, act_frac=6),
     "down_no_output_quant": dict(rounding="DOWN", out_quant=False),
+    "w4_pruned": dict(w_bits=4, w_frac=3, sizes=(16, 13, 6), prune=0.3),   # 4-bit weights, a third zero
+    "w3_dense": dict(w_bits=3, w_frac=2, sizes=(18, 9, 4), rounding="HALF_UP"),
 }
 
 QDQ_CASES = {

@@ -45,6 +45,7 @@ class Backend:
     cost_model = None            # a schedule.cost.CostModel subclass: the backend's view of time and area
     emitters: OpEmitters         # per-op emitters
     run_options: dict[str, str] = {}  # `edgecc run` options it takes -> what they do
+    compile_options: dict[str, tuple[tuple[str, ...], str]] = {}  # compile options -> (choices, default first; help)
     sim_tools: tuple[str, ...] = ()   # programs its simulation needs on PATH (Python packages come with setup)
 
     def ops(self) -> dict[str, tuple[str, ...]]:
@@ -67,6 +68,20 @@ class Backend:
             takes = ", ".join(f"--{k.replace('_', '-')}" for k in self.run_options) or "none"
             raise ModelError(f"the {self.name} backend does not take the run option "
                              f"--{unknown[0].replace('_', '-')} (its run options: {takes})")
+
+    def compile_settings(self, options: dict) -> dict:
+        """Every compile option of this backend with its value (the default where not given); refuses an option it
+        does not take and a value it does not know."""
+        given = {k: v for k, v in options.items() if v is not None}
+        for k, v in given.items():
+            if k not in self.compile_options:
+                takes = ", ".join(f"--{o.replace('_', '-')}" for o in self.compile_options) or "none"
+                raise ModelError(f"the {self.name} backend does not take the compile option --{k.replace('_', '-')} "
+                                 f"(its compile options: {takes})")
+            choices = self.compile_options[k][0]
+            if v not in choices:
+                raise ModelError(f"--{k.replace('_', '-')} must be one of {', '.join(choices)}, got {v!r}")
+        return {k: given.get(k, choices[0]) for k, (choices, _) in self.compile_options.items()}
 
     def emit(self, g, schedule, board, out_dir: str, version: str) -> dict:
         """Write the design into out_dir; returns facts for report.json (top, port types, file lists)."""

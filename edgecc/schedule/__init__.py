@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Mapping
 
 from ..errors import InfeasibleTarget, ModelError
 from ..ir.graph import Graph
@@ -28,12 +29,15 @@ class Targets:
                 "ii": self.ii}
 
 
-def schedule_graph(g: Graph, cost_model: type[CostModel], board, config, targets: Targets = Targets()) -> Schedule:
+def schedule_graph(g: Graph, cost_model: type[CostModel], board, config, targets: Targets = Targets(),
+                   options: Mapping | None = None) -> Schedule:
     """Choose a point per unit for the backend whose cost model is given, meeting the targets on the board.
 
     Without a target every unit is fully parallel unless the config fixes its reuse factor. An II target folds
     every unit as far as the II allows. A latency target is a budget: starting fully parallel, the scheduler folds
-    the unit whose next point saves the most of the board while the whole design still meets it.
+    the unit whose next point saves the most of the board while the whole design still meets it. Where the board's
+    budget is a hard limit (a microcontroller's flash and RAM), a design that does not fit is folded until it does.
+    `options` are the backend's compile options (validated by the backend).
     """
     clock_ns = float(targets.clock_ns or board.clock_ns)
     if clock_ns <= 0:
@@ -52,7 +56,7 @@ def schedule_graph(g: Graph, cost_model: type[CostModel], board, config, targets
         raise ModelError(f"node names must be unique to schedule a graph; {duplicates[0]!r} appears more than once "
                          "(graphs from edgecc.load are)")
 
-    cost = cost_model.for_board(board, clock_ns)
+    cost = cost_model.for_board(board, clock_ns, options)
     budget = dict(board.resources)
     fixed = {n.name: config.layer(n.name).reuse_factor for n in g.compute_nodes()
              if config is not None and config.layer(n.name).reuse_factor}

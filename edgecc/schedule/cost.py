@@ -3,7 +3,7 @@ of points composes into a design with an exact (RTL) or estimated (HLS) latency 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from ..ir.graph import Graph
 from .plan import FPGA_RESOURCES, BufferPlan, EdgePlan, Point
@@ -84,7 +84,8 @@ class CostModel:
         self.levels_per_stage = timing.levels_per_stage(clock_ns)
 
     @classmethod
-    def for_board(cls, board, clock_ns: float) -> "CostModel":
+    def for_board(cls, board, clock_ns: float, options: Mapping | None = None) -> "CostModel":
+        """The model for a board at a clock; `options` are the backend's compile options (validated already)."""
         from .timing import family_timing
 
         return cls(family_timing(board.family), clock_ns)
@@ -94,6 +95,10 @@ class CostModel:
 
     def max_reuse(self, g: Graph, unit: UnitSpec) -> int:
         """How far the unit can be folded (1: it cannot)."""
+        return 1
+
+    def preferred_reuse(self, g: Graph, unit: UnitSpec) -> int:
+        """The point to take where no target or config decides (1: the fastest)."""
         return 1
 
     def points(self, g: Graph, unit: UnitSpec, reuses: Iterable[int]) -> dict[int, Point]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from ..errors import InfeasibleTarget
 from ..ir.graph import Graph
 from .cost import Composition, CostModel, UnitSpec
-from .plan import Point
+from .plan import Point, add_resources
 
 # Cost weights where a board gives no budget for a resource (a DSP or a block RAM stands for many LUTs).
 FALLBACK_WEIGHTS = {"lut": 1.0, "ff": 0.5, "dsp": 100.0, "bram": 200.0}
@@ -55,7 +55,9 @@ def search(g: Graph, cost: CostModel, budget: dict, fixed: dict[str, int], laten
             chosen[u.name] = min((p for p in points[u.name].values() if p.ii_cycles <= ii_target),
                                  key=lambda p: weighted_cost(p.resources, budget),
                                  default=points[u.name][1])
-        else:
+        elif latency_target is None:
+            chosen[u.name] = point_at_most(u, cost.preferred_reuse(g, u))
+        else:  # a latency target: the fastest first, then folded while the target holds
             chosen[u.name] = points[u.name][1]
     design = cost.compose(g, units, chosen)
 
@@ -71,7 +73,54 @@ def search(g: Graph, cost: CostModel, budget: dict, fixed: dict[str, int], laten
                 f"best is {design.latency_cycles} cycles ({design.latency_cycles * clock_ns:g} ns), "
                 f"bottleneck layer {worst.head!r} ({design.unit_latency(worst.name)} cycles)")
         design = _fold_within(g, cost, units, points, chosen, fixed, budget, latency_target, ii_target)
+    elif cost.always_check_budget and _over(cost, chosen, design, budget):
+        design = _fold_to_fit(g, cost, units, points, chosen, fixed, budget, ii_target, design)
     return Choice(units, points, chosen, design)
+
+
+def _totals(cost: CostModel, chosen: dict[str, Point], design: Composition) -> dict:
+    return add_resources([p.resources for p in chosen.values()] + [design.buffer_resources or {}],
+                         keys=cost.resource_keys)
+
+
+def _over(cost: CostModel, chosen: dict[str, Point], design: Composition, budget: dict) -> dict:
+    """How far each budgeted resource exceeds the board (only those that do)."""
+    totals = _totals(cost, chosen, design)
+    return {k: totals[k] - budget[k] for k in cost.resource_keys if budget.get(k) and totals[k] > budget[k]}
+
+
+def _refoldings(units, points, chosen, fixed, ii_target):
+    """(unit, its current point, a more folded point) for every unit the config leaves free, within the II."""
+    for u in units:
+        if u.head in fixed:
+            continue
+        current = chosen[u.name]
+        for reuse in sorted(r for r in points[u.name] if r > current.reuse):
+            nxt = points[u.name][reuse]
+            if ii_target is not None and nxt.ii_cycles > ii_target:
+                break
+            yield u, current, nxt
+
+
+def _fold_to_fit(g, cost, units, points, chosen, fixed, budget, ii_target, design) -> Composition:
+    """No latency target, but the design does not fit a board whose budget is a hard limit (a microcontroller's
+    flash): refold, the unit that takes back the most of the excess first, until it fits or nothing is left to
+    fold (the caller then reports the excess)."""
+    while True:
+        excess = _over(cost, chosen, design, budget)
+        if not excess:
+            return design
+        best = None
+        for u, current, nxt in _refoldings(units, points, chosen, fixed, ii_target):
+            gain = sum(min(current.resources.get(k, 0) - nxt.resources.get(k, 0), excess[k]) / budget[k]
+                       for k in excess)
+            if gain > 0 and (best is None or gain > best[0]):
+                best = (gain, u.name, nxt)
+        if best is None:
+            return design
+        _, name, nxt = best
+        chosen[name] = nxt
+        design = cost.compose(g, units, chosen)
 
 
 def _fold_within(g, cost, units, points, chosen, fixed, budget, latency_target, ii_target) -> Composition:
@@ -80,22 +129,15 @@ def _fold_within(g, cost, units, points, chosen, fixed, budget, latency_target, 
     design = cost.compose(g, units, chosen)
     while True:
         best = None
-        for u in units:
-            if u.head in fixed:
+        for u, current, nxt in _refoldings(units, points, chosen, fixed, ii_target):
+            saving = weighted_cost(current.resources, budget) - weighted_cost(nxt.resources, budget)
+            if saving <= 0 or (best is not None and saving <= best[0]):
                 continue
-            current = chosen[u.name]
-            for reuse in sorted(r for r in points[u.name] if r > current.reuse):
-                nxt = points[u.name][reuse]
-                if ii_target is not None and nxt.ii_cycles > ii_target:
-                    break
-                saving = weighted_cost(current.resources, budget) - weighted_cost(nxt.resources, budget)
-                if saving <= 0 or (best is not None and saving <= best[0]):
-                    continue
-                trial = dict(chosen)
-                trial[u.name] = nxt
-                d = cost.compose(g, units, trial)
-                if d.latency_cycles <= latency_target and (ii_target is None or d.ii_cycles <= ii_target):
-                    best = (saving, u.name, nxt, d)
+            trial = dict(chosen)
+            trial[u.name] = nxt
+            d = cost.compose(g, units, trial)
+            if d.latency_cycles <= latency_target and (ii_target is None or d.ii_cycles <= ii_target):
+                best = (saving, u.name, nxt, d)
         if best is None:
             return design
         _, name, nxt, design = best

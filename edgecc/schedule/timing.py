@@ -53,6 +53,7 @@ class CpuModel:
     dsp: the Armv7E-M DSP extension (SMLAD: two 16-bit multiply-accumulates per instruction);
     cycles_per_instruction: a first-order average for this code (loads and multiplies, few branches);
     instructions_per_mac: an inner product step, portable C and (with DSP) the SMLAD path;
+    packed_instructions_per_mac: the portable step on 4-bit weights packed two per byte (a sign extension each);
     code_bytes_per_instruction: Thumb-2 mixes 2- and 4-byte encodings."""
 
     cpu: str
@@ -60,17 +61,18 @@ class CpuModel:
     cycles_per_instruction: float
     instructions_per_mac: float
     dsp_instructions_per_mac: float
+    packed_instructions_per_mac: float
     code_bytes_per_instruction: float = 3.0
 
 
 CPUS = {
-    "host": CpuModel("host", False, 0.5, 3.0, 3.0, 4.0),
-    "cortex-m0": CpuModel("cortex-m0", False, 1.4, 5.0, 5.0, 2.0),
-    "cortex-m0plus": CpuModel("cortex-m0plus", False, 1.3, 5.0, 5.0, 2.0),
-    "cortex-m3": CpuModel("cortex-m3", False, 1.3, 4.0, 4.0),
-    "cortex-m4": CpuModel("cortex-m4", True, 1.3, 4.0, 1.3),
-    "cortex-m7": CpuModel("cortex-m7", True, 0.8, 4.0, 1.3),
-    "cortex-m33": CpuModel("cortex-m33", True, 1.3, 4.0, 1.3),
+    "host": CpuModel("host", False, 0.5, 3.0, 3.0, 3.3, 4.0),
+    "cortex-m0": CpuModel("cortex-m0", False, 1.4, 5.0, 5.0, 5.5, 2.0),
+    "cortex-m0plus": CpuModel("cortex-m0plus", False, 1.3, 5.0, 5.0, 5.5, 2.0),
+    "cortex-m3": CpuModel("cortex-m3", False, 1.3, 4.0, 4.0, 4.6),
+    "cortex-m4": CpuModel("cortex-m4", True, 1.3, 4.0, 1.3, 4.6),
+    "cortex-m7": CpuModel("cortex-m7", True, 0.8, 4.0, 1.3, 4.6),
+    "cortex-m33": CpuModel("cortex-m33", True, 1.3, 4.0, 1.3, 4.6),
 }
 
 

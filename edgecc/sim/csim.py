@@ -12,8 +12,8 @@ import tempfile
 import numpy as np
 
 from ..cache import cache_root
-from ..codes import read_codes, write_codes
 from ..errors import ToolError
+from .hostrun import run_chunked
 
 CXX_FLAGS = ["-std=c++14", "-O2", "-DNDEBUG", "-w"]  # NDEBUG: ap_types asserts cost 15% of C-sim time
 
@@ -74,27 +74,7 @@ def build(out_dir: str, top: str, quiet: bool = False) -> tuple[str, bool]:
     return binary, False
 
 
-def _jobs(n_vectors: int) -> int:
-    """Parallel C-simulation processes: one per core, each with at least 500 vectors."""
-    wanted = int(os.environ.get("EDGECC_JOBS", "0")) or (os.cpu_count() or 1)
-    return max(1, min(wanted, n_vectors // 500))
-
-
 def run(out_dir: str, top: str, codes: np.ndarray, out_shape: tuple[int, ...], quiet: bool = False) -> np.ndarray:
     """Output codes of the C simulation for input codes [N, ...]; vectors are split across processes."""
     binary, _ = build(out_dir, top, quiet)
-    chunks = np.array_split(np.asarray(codes), _jobs(len(codes)))
-    with tempfile.TemporaryDirectory(prefix="edgecc-csim-") as work:
-        procs = []
-        for k, chunk in enumerate(chunks):
-            in_path, out_path = os.path.join(work, f"in{k}.txt"), os.path.join(work, f"out{k}.txt")
-            write_codes(in_path, chunk)
-            procs.append((subprocess.Popen([binary, in_path, out_path], stdout=subprocess.PIPE,
-                                           stderr=subprocess.PIPE, text=True), out_path))
-        outputs = []
-        for proc, out_path in procs:
-            _, err = proc.communicate()
-            if proc.returncode != 0:
-                raise ToolError(f"C simulation failed (exit {proc.returncode}): {err.strip()[:400]}")
-            outputs.append(read_codes(out_path, out_shape))
-        return np.concatenate(outputs) if outputs else np.zeros((0,) + tuple(out_shape), dtype=np.int64)
+    return run_chunked(binary, codes, out_shape, "C simulation")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import numpy as np
 from ..cache import cache_root
 from ..codes import read_codes, write_codes
 from ..errors import ModelError, ToolError
+from .hostrun import run_chunked
 
 QEMU_TIMEOUT_S = 600
 PLUGIN_SOURCE = os.path.join(os.path.dirname(__file__), "qemu", "insn_count.c")
@@ -74,29 +76,10 @@ def build(out_dir: str, target: str, extra: str, quiet: bool) -> tuple[str, bool
     return build_dir, False
 
 
-def _jobs(n_vectors: int) -> int:
-    wanted = int(os.environ.get("EDGECC_JOBS", "0")) or (os.cpu_count() or 1)
-    return max(1, min(wanted, n_vectors // 500))
-
-
 def run_host(out_dir: str, report: dict, codes: np.ndarray, out_shape, quiet: bool) -> np.ndarray:
     build_dir, _ = build(out_dir, "host", "", quiet)
     binary = os.path.join(build_dir, "host", f"{report['top']}_host")
-    chunks = np.array_split(np.asarray(codes), _jobs(len(codes)))
-    with tempfile.TemporaryDirectory(prefix="edgecc-c-") as work:
-        procs = []
-        for k, chunk in enumerate(chunks):
-            in_path, out_path = os.path.join(work, f"in{k}.txt"), os.path.join(work, f"out{k}.txt")
-            write_codes(in_path, chunk)
-            procs.append((subprocess.Popen([binary, in_path, out_path], stdout=subprocess.PIPE,
-                                           stderr=subprocess.PIPE, text=True), out_path))
-        outputs = []
-        for proc, out_path in procs:
-            _, err = proc.communicate()
-            if proc.returncode != 0:
-                raise ToolError(f"the host build failed to run (exit {proc.returncode}): {err.strip()[:400]}")
-            outputs.append(read_codes(out_path, out_shape, wide=True))
-    return np.concatenate(outputs)
+    return run_chunked(binary, codes, out_shape, "the host build", wide=True)
 
 
 def elf_sizes(elf: str) -> dict:
@@ -152,8 +135,9 @@ def instruction_counts(counts_path: str, syms: dict, prefix: str) -> dict:
         return {}
     layers = {}
     for name, (start, size, kind) in syms.items():
-        if name.startswith(f"{prefix}_u") and size and kind in "tT":
-            unit = name[len(prefix) + 1:].split(".")[0]  # gcc's clones: u0.constprop.0 is u0
+        unit = name[len(prefix) + 1:].split(".")[0]  # gcc's clones: u0.constprop.0 is u0
+        # a unit's function (its constant arrays, u0_w..., sit in the same output section as code: type t too)
+        if name.startswith(f"{prefix}_") and re.fullmatch(r"u\d+", unit) and size and kind in "tT":
             total = sum(n for pc, n in hist.items() if start <= pc < start + size)
             layers[unit] = layers.get(unit, 0) + round(total / len(runs), 1)
     return {"instructions_per_inference": round(sum(runs) / len(runs), 1), "instructions_min": min(runs),

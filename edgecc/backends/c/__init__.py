@@ -19,6 +19,10 @@ class CBackend(Backend):
         "target": "host (default): gcc on this machine; qemu: the board's CPU under qemu-system-arm",
         "portable": "build the portable inner product even where the CPU has the DSP extension",
     }
+    compile_options = {
+        "pack_weights": (("auto", "on", "off"), "weights of 4 bits or fewer two per byte: auto packs where the loop "
+                         "is the portable one (no DSP) and where SMLAD's 16-bit pairs would not fit the flash"),
+    }
     sim_tools = ("gcc",)
 
     def emit(self, g, schedule, board, out_dir, version):

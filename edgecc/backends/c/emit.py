@@ -46,10 +46,6 @@ def _build_unit(g: Graph, unit, schedule, emitters, prefix: str, index: int) -> 
     inputs = [_storage(schedule, t, True) for t in unit.inputs]
     output = _storage(schedule, unit.output, False)
     scratch, convert = None, False
-    if u.kind == "dense" and unit.point.microarch != "c_smlad" and "smlad" in u.data:
-        # this board's CPU has no DSP extension: no SMLAD variant, the loop's arrays unguarded
-        u.data.pop("smlad")
-        u.constants = [{**c, "guard": ""} for c in u.constants if c["guard"] != "SMLAD"]
     # SMLAD reads 16-bit storage as pairs (an unsigned code below 2^15 has the same bits); narrower is widened first
     if u.kind == "dense" and "smlad" in u.data and inputs[0]["ctype"] not in ("int16_t", "uint16_t"):
         scratch, convert = {"home": "arena", "offset": schedule.buffer(scratch_name(unit.name)).offset,

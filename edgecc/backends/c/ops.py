@@ -10,7 +10,7 @@ import numpy as np
 from ...errors import UnsupportedOp
 from ...ir.graph import Graph, Node
 from ...ir.ops import op_def
-from ...schedule.c import smlad_fits
+from ...schedule.c_kernel import BLOCK, blocked, nibbles, packed_pairs, uint_bytes
 from ...schedule.plan import UnitPlan
 from .. import OpEmitters
 
@@ -62,93 +62,39 @@ def container(bits: int, what: str, node: str) -> str:
     raise UnsupportedOp(f"{what} needs {bits}-bit integers; the C backend computes in at most 64 bits", node)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, length) of each run of True."""
-    runs, start = [], None
-    for i, v in enumerate(list(mask) + [False]):
-        if v and start is None:
-            start = i
-        elif not v and start is not None:
-            runs.append((start, i - start))
-            start = None
-    return runs
-
-
-def _packed_pairs(w: np.ndarray) -> np.ndarray:
-    """Weights [k, m] as 32-bit words of two 16-bit weights per output: (w[2i], w[2i+1]) low half first, as SMLAD
-    multiplies low by low and high by high. Returns [m, pairs]."""
-    k, m = w.shape
-    padded = np.zeros((k + k % 2, m), dtype=np.int64)
-    padded[:k] = w
-    lo = padded[0::2] & 0xFFFF
-    hi = padded[1::2] & 0xFFFF
-    return (lo | (hi << 16)).T
-
-
-BLOCK = 4  # outputs computed together: one input load serves four multiply-accumulates
-
-
-def blocked(rows: np.ndarray) -> dict:
-    """The layout of an inner-product kernel over `rows` [m, columns] (weights, or packed weight pairs).
-
-    Outputs go in blocks of BLOCK consecutive rows, the rows beyond the last full block one by one. A block (or a
-    single row) whose rows have every column nonzero is "full": a plain loop over all columns, four rows side by
-    side. Otherwise the runs of columns every row of the block has are computed together, and each row's other
-    nonzero columns one by one from a list of their indices; a single row of that kind from its index list. A zero
-    weight costs no instruction. Tables: [first row, shared runs, own columns of each row] per block, [row,
-    columns] per single row; the shared runs [start, length]; the own columns' indices. The weights are in the
-    order the kernel reads them: full blocks, full single rows, then the others (a block's rows side by side)."""
-    m, n = rows.shape
-    mask = rows != 0
-    n_blocks = m // BLOCK
-    full = [[], []]                         # first rows of full blocks, full single rows
-    ordered = [[], []]
-    table, runs, index, tail = [], [], [], []  # the others
-
-    for size, firsts in ((BLOCK, range(0, n_blocks * BLOCK, BLOCK)), (1, range(n_blocks * BLOCK, m))):
-        slot = 0 if size == BLOCK else 1
-        for j in firsts:
-            group = mask[j:j + size]
-            if n and group.all():
-                full[slot].append(j)
-                ordered[slot].extend(int(v) for v in rows[j:j + size].T.ravel())
-                continue
-            shared = np.logical_and.reduce(group) if size > 1 else np.zeros(n, dtype=bool)
-            spans = _runs(shared)
-            own = [np.flatnonzero(group[r] & ~shared) for r in range(size)]
-            table.extend([j] + ([len(spans)] if size > 1 else []) + [len(o) for o in own])
-            for start, length in spans:
-                runs.extend([start, length])
-                tail.extend(int(v) for v in rows[j:j + size, start:start + length].T.ravel())
-            for r, cols in enumerate(own):
-                index.extend(int(c) for c in cols)
-                tail.extend(int(rows[j + r, c]) for c in cols)
-    return {"full_blocks": full[0], "full_singles": full[1], "columns": n,
-            "contiguous": full[0] == list(range(0, BLOCK * len(full[0]), BLOCK)),
-            "other_blocks": n_blocks - len(full[0]), "other_singles": (m - n_blocks * BLOCK) - len(full[1]),
-            "table": table, "runs": runs, "index": index, "weights": ordered[0] + ordered[1] + tail}
-
-
-def _kernel(u: CUnit, layout: dict, ctype: str, tag: str, guard: str) -> dict:
-    """The const arrays of one kernel layout (weights; the tables only where some output lacks a column)."""
+def _kernel(u: CUnit, layout: dict, ctype: str, tag: str, guard: str, packed: bool = False) -> dict:
+    """The const arrays of one kernel layout (weights; the tables only where some output lacks a column). Packed:
+    4-bit fields, a 16-bit word per column of four outputs (wq) and a byte per two weights of one output (wb: each
+    run of them starts on a byte)."""
     kernel = {k: layout[k] for k in ("columns", "contiguous", "other_blocks", "other_singles")}
     kernel["full_blocks"] = len(layout["full_blocks"])
-    kernel["w"] = u.const(f"{tag}w", ctype, layout["weights"], guard)
+    if packed:
+        if layout["quads"]:
+            kernel["wq"] = u.const(f"{tag}wq", "uint16_t", nibbles(layout["quads"], BLOCK), guard)
+        if layout["singles"]:
+            kernel["wb"] = u.const(f"{tag}wb", "uint8_t", [b for run in layout["singles"] for b in nibbles(run, 2)],
+                                   guard)
+    else:
+        kernel["w"] = u.const(f"{tag}w", ctype, layout["weights"], guard)
+    def table(key: str, suffix: str) -> str:
+        """A table in the narrowest unsigned type its values need; its name, and its type as kernel[key + "_ct"]."""
+        kernel[f"{key}_ct"] = f"uint{8 * uint_bytes(layout[key])}_t"
+        return u.const(f"{tag}{suffix}", kernel[f"{key}_ct"], layout[key], guard)
+
     if layout["full_blocks"] and not layout["contiguous"]:
-        kernel["block_rows"] = u.const(f"{tag}block_rows", "uint32_t", layout["full_blocks"], guard)
+        kernel["block_rows"] = table("full_blocks", "block_rows")
     if layout["full_singles"]:
-        kernel["single_rows"] = u.const(f"{tag}single_rows", "uint32_t", layout["full_singles"], guard)
+        kernel["single_rows"] = table("full_singles", "single_rows")
         kernel["full_singles"] = len(layout["full_singles"])
     if layout["table"]:
-        kernel["table"] = u.const(f"{tag}blocks", "uint32_t", layout["table"], guard)
+        kernel["table"] = table("table", "blocks")
         if layout["other_blocks"]:
-            kernel["runs"] = u.const(f"{tag}runs", "uint32_t", layout["runs"], guard)
-        kernel["index_ct"] = "uint16_t" if layout["columns"] < 1 << 16 else "uint32_t"
-        kernel["index"] = u.const(f"{tag}index", kernel["index_ct"], layout["index"], guard)
+            kernel["runs"] = table("runs", "runs")
+        kernel["index"] = table("index", "index")
     return kernel
 
 
-@EMITTERS.register("Dense", microarchs=("c_loop", "c_smlad"))
+@EMITTERS.register("Dense", microarchs=("c_loop", "c_smlad", "c_packed"))
 def dense(u: CUnit, node: Node) -> None:
     g = u.g
     x = g.tensor(node.inputs[0])
@@ -158,19 +104,21 @@ def dense(u: CUnit, node: Node) -> None:
     acc_t = node.attrs["accumulator_type"]
     bias = g.tensor(node.inputs[2]) if len(node.inputs) > 2 else None
     codes = np.asarray(w.data).astype(object)
-    dsp = smlad_fits(g, node.name)
     data = {"outer": x.size // k, "k": k, "m": m, "w_ct": w.type.c_int_type(),
             "dot_ct": container(dot_t.width, "the inner product", node.name),
             "extra": acc_t.frac - dot_t.frac, "relu": node.attrs.get("activation") == "relu", "bias": None}
     layout = blocked(codes.T)
+    micro = u.unit.point.microarch
+    dsp = micro == "c_smlad"     # the schedule chose it where the CPU has DSP and the operands fit (smlad_fits)
     guard = "PORTABLE" if dsp else ""
-    data["loop"] = _kernel(u, layout, data["w_ct"], "", guard)
+    data["loop"] = _kernel(u, layout, data["w_ct"], "", guard, packed=micro == "c_packed")
+    data["w_signed"] = w.type.signed
     if bias is not None:  # aligned to the accumulator's fraction at compile time: exact integers
         shift = acc_t.frac - bias.type.frac
         data["bias"] = u.const("b", container(acc_t.width, "the bias", node.name),
                                [int(b) << shift for b in np.ravel(bias.data)])
     if dsp:
-        pairs = blocked(_packed_pairs(codes.astype(np.int64)))
+        pairs = blocked(packed_pairs(codes.astype(np.int64)))
         data["smlad"] = _kernel(u, pairs, "uint32_t", "p", "SMLAD")
     u.kind, u.data, u.frac = "dense", data, acc_t.frac
     u.need(dot_t.min_int << max(data["extra"], 0), dot_t.max_int << max(data["extra"], 0))
