@@ -17,6 +17,7 @@ class LayerConfig:
     result_type: FixedType | None = None
     weight_type: FixedType | None = None
     bias_type: FixedType | None = None
+    table_input: FixedType | None = None   # a lookup-table activation's input type (its size is 2**width)
 
 
 @dataclass
@@ -35,7 +36,7 @@ class CompileConfig:
                                if v is not None} for k, c in sorted(self.layers.items())}}
 
 
-_LAYER_KEYS = {"reuse_factor", "result", "weight", "bias"}
+_LAYER_KEYS = {"reuse_factor", "result", "weight", "bias", "table_input"}
 
 
 def _precision(text) -> FixedType:
@@ -44,7 +45,8 @@ def _precision(text) -> FixedType:
 
 
 def load_config(path: str | None = None, precision: str | None = None) -> CompileConfig:
-    """Read --precision and --config YAML: {precision, input, layers: {NAME: {reuse_factor, result, weight, bias}}}."""
+    """Read --precision and --config YAML: {precision, input, layers: {NAME: {reuse_factor, result, weight, bias,
+    table_input}}}."""
     cfg = CompileConfig()
     doc = {}
     if path:
@@ -75,5 +77,6 @@ def load_config(path: str | None = None, precision: str | None = None) -> Compil
         if reuse is not None and (not isinstance(reuse, int) or reuse < 1):
             raise ModelError(f"config layer {name!r}: reuse_factor must be an integer >= 1")
         cfg.layers[str(name)] = LayerConfig(
-            reuse, *(_precision(entry[k]) if entry.get(k) else None for k in ("result", "weight", "bias")))
+            reuse, *(_precision(entry[k]) if entry.get(k) else None
+                     for k in ("result", "weight", "bias", "table_input")))
     return cfg

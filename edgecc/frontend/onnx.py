@@ -26,7 +26,7 @@ def onnx_handler(*op_types: str):
 
 
 def supported_ops() -> list[str]:
-    from . import onnx_handlers  # noqa: F401  (fills HANDLERS)
+    from . import onnx_handlers, onnx_handlers_spatial  # noqa: F401  (fill HANDLERS)
     return sorted(HANDLERS)
 
 
@@ -39,6 +39,11 @@ class OnnxContext:
         self.alias: dict[str, str] = {}         # ONNX name -> IR tensor name (Identity, Dropout, Q/DQ pairs)
         self.qlinear: dict[str, tuple] = {}     # QuantizeLinear output -> (scale, zero_point, IR tensor)
         self.node_name = ""
+        # IR tensors that hold an ONNX (C, *spatial) activation channels-last, as (*spatial, C); and the
+        # channels-last / ONNX-order twin of a tensor once a Transpose has made it
+        self.onnx_uses: dict[str, int] = {}    # ONNX tensor -> how many nodes (and graph outputs) read it
+        self.channels_last: set[str] = set()
+        self._twin: dict[tuple[str, bool], str] = {}
 
     # -- tensors ---------------------------------------------------------------------------------
     def name(self, onnx_name: str) -> str:
@@ -68,15 +73,100 @@ class OnnxContext:
         data = np.asarray(data)
         return self.graph.add_tensor(Tensor(onnx_name, tuple(int(d) for d in data.shape), ftype, data))
 
-    def add_node(self, op: str, inputs: list[str], output: str, shape, attrs=None) -> Node:
-        if output in self.graph.tensors:
-            output = self.graph.fresh_name(output)
-        self.graph.add_tensor(Tensor(output, tuple(int(d) for d in shape)))
-        return self.graph.add_node(Node(self.node_name, op, [self.name(i) for i in inputs], [output], attrs or {}))
+    def add_node(self, op: str, inputs: list[str], output: str, shape, attrs=None, channels_last: bool = False,
+                 name: str | None = None) -> Node:
+        """A model-level IR node; its output keeps the ONNX name (bound to a fresh one if that is taken)."""
+        ir_out = self.graph.fresh_name(output) if output in self.graph.tensors else output
+        self.graph.add_tensor(Tensor(ir_out, tuple(int(d) for d in shape)))
+        if channels_last:
+            self.channels_last.add(ir_out)
+        node = self.graph.add_node(Node(name or self.node_name, op, [self.name(i) for i in inputs], [ir_out],
+                                        attrs or {}))
+        self.bind(output, ir_out)
+        return node
 
     def bind(self, onnx_output: str, ir_tensor: str) -> None:
         if onnx_output != ir_tensor:
             self.alias[onnx_output] = ir_tensor
+
+    # -- layout ----------------------------------------------------------------------------------
+    def is_channels_last(self, onnx_name: str) -> bool:
+        return self.name(onnx_name) in self.channels_last
+
+    def onnx_shape(self, onnx_name: str) -> tuple[int, ...]:
+        """The activation's shape as ONNX sees it, batch stripped."""
+        t = self.tensor(onnx_name)
+        if t.name in self.channels_last:
+            return (t.shape[-1],) + tuple(t.shape[:-1])
+        return tuple(t.shape)
+
+    def spatial(self, onnx_name: str, what: str) -> str:
+        """The IR name of an ONNX (C, *spatial) activation held channels-last (a Transpose where it is not)."""
+        t = self.tensor(onnx_name)
+        if t.data is not None:
+            raise UnsupportedOp(f"{what} of a constant is not supported", self.node_name)
+        if t.name in self.channels_last:
+            return t.name
+        if len(t.shape) < 2:
+            raise UnsupportedOp(f"{what} needs an input of shape [N, C, ...spatial], got {list(t.shape)}",
+                                self.node_name)
+        rank = len(t.shape)
+        return self._transposed(t.name, tuple(range(1, rank)) + (0,), True)
+
+    def onnx_order(self, onnx_name: str) -> str:
+        """The IR name of the activation in ONNX's axis order (a Transpose back where it is channels-last)."""
+        t = self.tensor(onnx_name)
+        if t.name not in self.channels_last:
+            return t.name
+        rank = len(t.shape)
+        return self._transposed(t.name, (rank - 1,) + tuple(range(rank - 1)), False)
+
+    def _transposed(self, name: str, perm: tuple[int, ...], to_channels_last: bool) -> str:
+        key = (name, to_channels_last)
+        if key not in self._twin:
+            shape = tuple(self.graph.tensors[name].shape[p] for p in perm)
+            out = self.graph.fresh_name(f"{name}_{'nhwc' if to_channels_last else 'nchw'}")
+            node = Node(self.graph.fresh_node_name(f"{name}_layout"), "Transpose", [name], [out], {"perm": perm})
+            self.graph.add_tensor(Tensor(out, shape))
+            self.graph.add_node(node)
+            if to_channels_last:
+                self.channels_last.add(out)
+            self._twin[key] = out
+            self._twin[(out, not to_channels_last)] = name
+        return self._twin[key]
+
+    def to_ir_axis(self, onnx_name: str, axis: int) -> int:
+        """An ONNX axis (counting the batch) of an activation -> the axis of its IR tensor (batch stripped)."""
+        rank = len(self.tensor(onnx_name).shape) + 1
+        a = axis + rank if axis < 0 else axis
+        if not 1 <= a < rank:
+            raise UnsupportedOp(f"axis {axis} is the batch axis or out of range", self.node_name)
+        if self.is_channels_last(onnx_name):
+            return rank - 2 if a == 1 else a - 2
+        return a - 1
+
+    def const_like(self, const_name: str, act_name: str, what: str) -> str:
+        """A constant operand of an elementwise op on activation `act_name`: broadcast as ONNX does, put in the
+        activation's IR layout, then cut to the smallest shape that broadcasts against its trailing axes."""
+        t = self.tensor(const_name)
+        full = (1,) + self.onnx_shape(act_name)
+        data = np.asarray(t.data)
+        try:
+            if np.broadcast_shapes(data.shape, full) != full:
+                raise ValueError
+        except ValueError:
+            raise UnsupportedOp(f"{what} of shape {list(data.shape)} does not broadcast to the activation "
+                                f"{list(full)}", self.node_name) from None
+        data = np.broadcast_to(data, full)[0]
+        if self.is_channels_last(act_name):
+            data = np.moveaxis(data, 0, -1)
+        # the IR takes a constant operand as a suffix of the activation's shape (element i pairs with
+        # const[i % size]): drop the leading axes it does not vary along
+        while data.ndim and np.all(data == np.take(data, [0], axis=0)):
+            data = data[0]
+        new = self.graph.fresh_name(f"{t.name}_b")
+        self.add_const(new, np.ascontiguousarray(data), t.type)
+        return new
 
 
 def attrs_of(node) -> dict:
@@ -90,7 +180,7 @@ def load_onnx(model) -> Graph:
     import onnx
     from onnx import numpy_helper
 
-    from . import onnx_handlers  # noqa: F401  (fills HANDLERS)
+    from . import onnx_handlers, onnx_handlers_spatial  # noqa: F401  (fill HANDLERS)
 
     source = "<ModelProto>"
     if not isinstance(model, onnx.ModelProto):
@@ -116,6 +206,11 @@ def load_onnx(model) -> Graph:
     graph.meta["source"] = os.path.basename(source)
     graph.meta["opset"] = opset
     ctx = OnnxContext(graph, opset)
+    for node in onnx_graph.node:
+        for i in node.input:
+            ctx.onnx_uses[i] = ctx.onnx_uses.get(i, 0) + 1
+    for out in onnx_graph.output:
+        ctx.onnx_uses[out.name] = ctx.onnx_uses.get(out.name, 0) + 1
 
     for init in onnx_graph.initializer:
         ctx.add_const(init.name, numpy_helper.to_array(init))
@@ -148,7 +243,7 @@ def load_onnx(model) -> Graph:
         t = ctx.tensor(out.name)
         if t.data is not None:
             raise UnsupportedOp(f"graph output {out.name!r} is a constant")
-        graph.outputs.append(t.name)
+        graph.outputs.append(ctx.onnx_order(out.name))
     # a model with any quantizer fixes its own arithmetic; layers it leaves unquantized stay exact
     graph.meta["quantized"] = any(n.op_type in QUANTIZER_OPS for n in onnx_graph.node)
     graph.prune()

@@ -67,6 +67,8 @@ def constant(ctx: OnnxContext, node):
 @onnx_handler("Reshape")
 def reshape(ctx: OnnxContext, node):
     src = ctx.tensor(node.input[0])
+    if src.data is None:
+        src = ctx.tensor(ctx.onnx_order(node.input[0]))
     target = [int(v) for v in np.asarray(ctx.const(node.input[1], "the Reshape shape")).ravel()]
     allowzero = attrs_of(node).get("allowzero", 0)
     full = _full(src.shape) if src.data is None else tuple(src.shape)
@@ -78,12 +80,14 @@ def reshape(ctx: OnnxContext, node):
     if src.data is not None:
         _fold_layout(ctx, node.output[0], node.input[0], lambda d: d.reshape(out_full))
         return
-    ctx.add_node("Reshape", [node.input[0]], node.output[0], _strip(ctx, out_full, "Reshape"))
+    ctx.add_node("Reshape", [src.name], node.output[0], _strip(ctx, out_full, "Reshape"))
 
 
 @onnx_handler("Flatten")
 def flatten(ctx: OnnxContext, node):
     src = ctx.tensor(node.input[0])
+    if src.data is None:   # ONNX flattens in its own axis order: a channels-last tensor goes back first
+        src = ctx.tensor(ctx.onnx_order(node.input[0]))
     full = _full(src.shape) if src.data is None else tuple(src.shape)
     axis = attrs_of(node).get("axis", 1)
     axis = axis + len(full) if axis < 0 else axis
@@ -91,15 +95,22 @@ def flatten(ctx: OnnxContext, node):
     if src.data is not None:
         _fold_layout(ctx, node.output[0], node.input[0], lambda d: d.reshape(out_full))
         return
-    ctx.add_node("Reshape", [node.input[0]], node.output[0], _strip(ctx, out_full, "Flatten"))
+    ctx.add_node("Reshape", [src.name], node.output[0], _strip(ctx, out_full, "Flatten"))
 
 
 @onnx_handler("Transpose")
 def transpose(ctx: OnnxContext, node):
-    if not ctx.is_const(node.input[0]):
-        raise UnsupportedOp("Transpose of an activation is not supported (only of constants)", ctx.node_name)
     perm = attrs_of(node).get("perm")
-    _fold_layout(ctx, node.output[0], node.input[0], lambda d: np.transpose(d, perm))
+    if ctx.is_const(node.input[0]):
+        _fold_layout(ctx, node.output[0], node.input[0], lambda d: np.transpose(d, perm))
+        return
+    src = ctx.tensor(ctx.onnx_order(node.input[0]))
+    rank = len(src.shape) + 1
+    perm = list(perm) if perm is not None else list(range(rank))[::-1]
+    if sorted(perm) != list(range(rank)) or perm[0] != 0:
+        raise UnsupportedOp(f"Transpose perm {perm} moves the batch axis or is not a permutation", ctx.node_name)
+    ir_perm = tuple(p - 1 for p in perm[1:])
+    ctx.add_node("Transpose", [src.name], node.output[0], tuple(src.shape[p] for p in ir_perm), {"perm": ir_perm})
 
 
 # ---- arithmetic ----------------------------------------------------------------------------------------
@@ -124,6 +135,9 @@ def _scaled_const(ctx: OnnxContext, name: str, factor: float, what: str) -> str:
 
 def _matmul(ctx: OnnxContext, x: str, w: str, out: str):
     xt, wt = ctx.tensor(x), ctx.tensor(w)
+    if xt.data is None:
+        x = ctx.onnx_order(x)
+        xt = ctx.tensor(x)
     if xt.data is not None:
         raise UnsupportedOp("a matrix product with a constant left operand is not supported", ctx.node_name)
     if wt.data is None:
@@ -163,21 +177,6 @@ def gemm(ctx: OnnxContext, node):
     _add(ctx, product.output, bias, node.output[0])
 
 
-def _broadcast_const(ctx: OnnxContext, name: str, act_shape) -> str:
-    t = ctx.tensor(name)
-    try:
-        full = np.broadcast_shapes(tuple(t.data.shape), _full(act_shape))
-    except ValueError:
-        full = None
-    if full != _full(act_shape):
-        raise UnsupportedOp(f"constant of shape {list(t.data.shape)} does not broadcast to the activation "
-                            f"{list(_full(act_shape))}", ctx.node_name)
-    data = np.broadcast_to(np.asarray(t.data), _full(act_shape))[0]
-    new = ctx.graph.fresh_name(f"{t.name}_b")
-    ctx.add_const(new, np.ascontiguousarray(data), t.type)
-    return new
-
-
 def _add(ctx: OnnxContext, x: str, y: str, out: str):
     xt, yt = ctx.tensor(x), ctx.tensor(y)
     if xt.data is not None and yt.data is not None:
@@ -185,11 +184,16 @@ def _add(ctx: OnnxContext, x: str, y: str, out: str):
     if xt.data is not None:
         x, y, xt, yt = y, x, yt, xt
     if yt.data is not None:
-        y = _broadcast_const(ctx, y, xt.shape)
-    elif tuple(xt.shape) != tuple(yt.shape):
-        raise UnsupportedOp(f"Add of activations of shapes {list(xt.shape)} and {list(yt.shape)} "
-                            "(broadcasting between activations is not supported)", ctx.node_name)
-    return ctx.add_node("Add", [x, y], out, xt.shape)
+        y = ctx.const_like(y, x, "constant")
+    else:
+        if ctx.onnx_shape(x) != ctx.onnx_shape(y):
+            raise UnsupportedOp(f"Add of activations of shapes {list(ctx.onnx_shape(x))} and "
+                                f"{list(ctx.onnx_shape(y))} (broadcasting between activations is not supported)",
+                                ctx.node_name)
+        if ctx.is_channels_last(x) != ctx.is_channels_last(y):
+            x, y = ctx.spatial(x, "Add"), ctx.spatial(y, "Add")
+        xt = ctx.tensor(x)
+    return ctx.add_node("Add", [x, y], out, xt.shape, channels_last=ctx.is_channels_last(x))
 
 
 @onnx_handler("Add")
@@ -202,7 +206,8 @@ def relu(ctx: OnnxContext, node):
     src = ctx.tensor(node.input[0])
     if src.data is not None:
         raise UnsupportedOp("Relu of a constant is not folded", ctx.node_name)
-    ctx.add_node("Relu", [node.input[0]], node.output[0], src.shape)
+    ctx.add_node("Relu", [node.input[0]], node.output[0], src.shape,
+                 channels_last=ctx.is_channels_last(node.input[0]))
 
 
 # ---- quantizers -----------------------------------------------------------------------------------------
@@ -220,7 +225,7 @@ def _quantizer(ctx: OnnxContext, x: str, out: str, fracs: np.ndarray, lo: int, h
     if np.asarray(fracs).size != 1:
         raise UnsupportedOp("per-channel scales on an activation are not supported", ctx.node_name)
     spec = QuantSpec(int(np.asarray(fracs).ravel()[0]), int(lo), int(hi), rounding, overflow)
-    ctx.add_node("Quant", [x], out, src.shape, {"spec": spec})
+    ctx.add_node("Quant", [x], out, src.shape, {"spec": spec}, channels_last=ctx.is_channels_last(x))
 
 
 @onnx_handler("Quant")

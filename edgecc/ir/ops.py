@@ -159,7 +159,8 @@ class Relu(OpDef):
 
 @register
 class Add(OpDef):
-    """Elementwise sum of two tensors of one shape (a constant operand is broadcast to it beforehand)."""
+    """Elementwise sum of two tensors of one shape, or of a tensor and a constant that broadcasts against its
+    trailing axes (one value per channel, or one for all)."""
 
     name = "Add"
 
@@ -199,7 +200,8 @@ class Reshape(OpDef):
 class Quantize(OpDef):
     """Round to the output type's grid with `rounding`, then clamp to [lo, hi] (or wrap when overflow is WRAP).
 
-    The input is a fixed-point tensor, or a float graph input (the design's input boundary).
+    The input is a fixed-point tensor, or a float graph input (the design's input boundary, where attr `perm`,
+    if any, orders the port's axes: codes[i...] = quantized x[perm...]).
     lo/hi are integer codes: the type's range, or a narrower one (QDQ zero points, QONNX narrow unsigned).
     """
 
@@ -215,9 +217,11 @@ class Quantize(OpDef):
         lo, hi = int(node.attrs["lo"]), int(node.attrs["hi"])
         if in_t is None:
             try:
-                return out_t.with_modes(rounding=rounding).quantize(args[0], lo, hi)
+                q = out_t.with_modes(rounding=rounding).quantize(args[0], lo, hi)
             except ModelError as e:
                 raise ModelError(str(e), node.name) from None
+            perm = node.attrs.get("perm")   # the design's input port takes the codes in this axis order
+            return np.transpose(q, (0,) + tuple(p + 1 for p in perm)) if perm else q
         q = shift_round(as_exact(args[0], _widest(in_t, out_t)), in_t.frac - out_t.frac, rounding)
         if out_t.overflow == "WRAP":
             return out_t.wrap(q)
@@ -228,3 +232,7 @@ def _widest(a: FixedType, b: FixedType) -> FixedType:
     shift = max(0, b.frac - a.frac)
     return FixedType(a.width + shift + 1, a.integer + 1, True) if a.width + shift + 1 > b.width else b
 
+
+
+# the other op families register themselves on import (they build on the helpers above)
+from . import ops_pointwise, ops_spatial  # noqa: E402,F401

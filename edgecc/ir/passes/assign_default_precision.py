@@ -19,7 +19,8 @@ def run(g: Graph, config) -> bool:
 
 
 def _type_constants(g: Graph, config) -> bool:
-    """Float constants (weights and biases of Dense layers, operands of Add) become typed integer codes."""
+    """Float constants (weights and biases of Dense and Conv layers, operands of Add and Mul) become typed integer
+    codes; a Mul's constant is typed as a weight."""
     changed = False
     quantized_model = bool(g.meta.get("quantized", False))
     for node in g.nodes:
@@ -28,7 +29,7 @@ def _type_constants(g: Graph, config) -> bool:
             t = g.tensor(name)
             if not t.is_const or t.type is not None:
                 continue
-            role = "weight" if (node.op == "Dense" and k == 1) else "bias"
+            role = "weight" if (node.op in ("Dense", "Conv") and k == 1) or node.op == "Mul" else "bias"
             role_type = layer.weight_type if role == "weight" else layer.bias_type
             if role_type is None and quantized_model:
                 # the model fixes its own arithmetic: a float constant it left unquantized means its exact value

@@ -1,4 +1,5 @@
-"""MatMul with a constant weight matrix, plus a following constant Add and Relu, becomes one Dense node."""
+"""MatMul with a constant weight matrix, plus a following constant Add and Relu, becomes one Dense node; a Conv
+takes a following per-channel Add as its bias (where it has none) and a Relu likewise."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,10 @@ def _bias_vector(g: Graph, add: Node, product: str):
     t = g.tensor(const)
     if not t.is_const:
         return None
-    rows = np.asarray(t.data).reshape(-1, t.shape[-1]) if t.shape else np.asarray(t.data).reshape(1, 1)
+    channels = g.tensor(product).shape[-1]
+    data = np.asarray(t.data)
+    rows = np.broadcast_to(data, data.shape[:-1] + (channels,) if data.ndim else (channels,))
+    rows = rows.reshape(-1, channels)
     if not all(np.array_equal(rows[0], r) for r in rows[1:]):
         return None
     return const, rows[0]
@@ -29,12 +33,13 @@ def _bias_vector(g: Graph, add: Node, product: str):
 def run(g: Graph, config) -> bool:
     changed = False
     for node in list(g.nodes):
-        if node.op != "MatMul":
+        if node.op == "MatMul":
+            node.op = "Dense"
+        elif node.op != "Conv":
             continue
-        node.op = "Dense"
         node.attrs.setdefault("activation", None)
         changed = True
-        add = _only_consumer(g, node.output, "Add")
+        add = _only_consumer(g, node.output, "Add") if len(node.inputs) < 3 else None
         if add is not None:
             bias = _bias_vector(g, add, node.output)
             if bias is not None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from ..graph import Graph, Node, Tensor
 from ..quantizers import QuantSpec
 
-RESULT_OPS = ("Dense", "Add")
+# the ops whose results grow (sums, products, averages); the others keep their input's grid or have their own type
+RESULT_OPS = ("Dense", "Conv", "Add", "Mul", "LeakyRelu", "AvgPool")
 
 
 def run(g: Graph, config) -> bool:

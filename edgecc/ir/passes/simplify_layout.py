@@ -1,0 +1,119 @@
+"""Layout: the Transposes the frontend put between ONNX's (C, *spatial) order and the IR's channels-last one go
+where they cost nothing. A Transpose and its inverse cancel; one right after a graph input's quantizer becomes
+the order of the design's input port (the input quantizer's `perm`: the float input is permuted as it is
+quantized); a Transpose that only feeds a flattening Reshape into a Dense becomes a permutation of the Dense's
+weight rows (exact: the same products, summed in another order)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Graph, Tensor
+
+
+def _only_user(g: Graph, tensor: str):
+    users = g.consumers(tensor)
+    return users[0] if len(users) == 1 and tensor not in g.outputs else None
+
+
+def _compose(first: tuple, second: tuple) -> tuple:
+    return tuple(first[p] for p in second)
+
+
+def run(g: Graph, config) -> bool:
+    changed = True
+    any_change = False
+    while changed:
+        changed = _cancel_pairs(g) or _hoist(g) or _absorb_input(g) or _fold_into_dense(g)
+        any_change |= changed
+    g.prune()
+    return any_change
+
+
+def _cancel_pairs(g: Graph) -> bool:
+    for node in g.nodes:
+        if node.op != "Transpose":
+            continue
+        for user in g.consumers(node.output):
+            if user.op != "Transpose":
+                continue
+            perm = _compose(node.attrs["perm"], user.attrs["perm"])
+            if perm == tuple(range(len(perm))):
+                g.replace_uses(user.output, node.inputs[0])
+                g.remove_node(user)
+            else:
+                user.inputs = [node.inputs[0]]
+                user.attrs["perm"] = perm
+            g.prune()
+            return True
+    return False
+
+
+UNARY_LAYOUT_FREE = ("Relu", "Quantize", "Clip", "LeakyRelu", "Table", "Pad")
+
+
+def _hoist(g: Graph) -> bool:
+    """x -> P -> T becomes x -> T -> P for a per-element op P (its only reader T): the Transpose moves towards
+    the input, where it is absorbed (a Pad's pads move with the axes)."""
+    boundary = {id(n) for n in g.input_quantizers()}
+    for t in g.nodes:
+        if t.op != "Transpose":
+            continue
+        p = g.producer(t.inputs[0])
+        if p is None or p.op not in UNARY_LAYOUT_FREE or id(p) in boundary or _only_user(g, p.output) is not t:
+            continue
+        perm = tuple(t.attrs["perm"])
+        x = g.tensor(p.inputs[0])
+        moved = g.fresh_name(f"{x.name}_t")
+        g.add_tensor(Tensor(moved, tuple(x.shape[k] for k in perm), x.type))
+        if p.op == "Pad":
+            rank = len(perm)
+            pads = p.attrs["pads"]
+            p.attrs["pads"] = tuple(pads[k] for k in perm) + tuple(pads[rank + k] for k in perm)
+        out = t.output
+        t.inputs, t.outputs = [x.name], [moved]
+        p.inputs, p.outputs = [moved], [out]
+        g.toposort()
+        g.prune()
+        return True
+    return False
+
+
+def _absorb_input(g: Graph) -> bool:
+    for q in g.input_quantizers():
+        t = _only_user(g, q.output)
+        if t is None or t.op != "Transpose":
+            continue
+        perm = tuple(t.attrs["perm"])
+        prior = tuple(q.attrs.get("perm") or range(len(perm)))
+        q.attrs["perm"] = _compose(prior, perm)
+        old = g.tensor(q.output)
+        g.tensors[old.name] = Tensor(old.name, g.tensor(t.output).shape, old.type, old.data)
+        g.replace_uses(t.output, q.output)
+        g.remove_node(t)
+        return True
+    return False
+
+
+def _fold_into_dense(g: Graph) -> bool:
+    for t in g.nodes:
+        if t.op != "Transpose":
+            continue
+        r = _only_user(g, t.output)
+        if r is None or r.op != "Reshape" or len(g.tensor(r.output).shape) != 1:
+            continue
+        dense = _only_user(g, r.output)
+        if dense is None or dense.op not in ("Dense", "MatMul") or dense.inputs[0] != r.output:
+            continue
+        src = g.tensor(t.inputs[0])
+        # position i of the flat vector read after the transpose = source flat position order[i]
+        order = np.transpose(np.arange(src.size).reshape(src.shape), t.attrs["perm"]).ravel()
+        w = g.tensor(dense.inputs[1])
+        rows = np.empty_like(np.asarray(w.data))
+        rows[order] = np.asarray(w.data)        # the weight row for source position order[i] is row i
+        name = g.fresh_name(f"{w.name}_rows")
+        g.add_tensor(Tensor(name, w.shape, w.type, rows))
+        dense.inputs[1] = name
+        r.inputs = [t.inputs[0]]
+        g.remove_node(t)
+        return True
+    return False

@@ -1,0 +1,178 @@
+"""Convolutional test models built with onnx.helper: QONNX CNNs (1-D and 2-D convolutions, pooling, BatchNorm,
+Concat, residual blocks, table activations) and a float one, with fixed seeds."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from models import OPSET, QONNX_DOMAIN, QonnxBuilder
+
+
+class CnnBuilder(QonnxBuilder):
+    """A QonnxBuilder whose input is [N, C, *spatial]; layers take and return ONNX tensor names."""
+
+    def __init__(self, in_shape, name="qcnn", seed=0):
+        super().__init__(0, name=name)
+        self.input = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *in_shape])
+        self.rng = np.random.default_rng(seed)
+
+    def node(self, op, inputs, base, **attrs):
+        n = self._n(base)
+        self.nodes.append(helper.make_node(op, inputs, [f"{n}_out"], name=n, **attrs))
+        return f"{n}_out"
+
+    def conv(self, x, cin, cout, kernel, w_bits=6, w_frac=4, bias=True, group=1, quant_w=True, **attrs):
+        fan_in = (cin // group) * int(np.prod(kernel))
+        w = self.rng.normal(0, 1.0 / np.sqrt(fan_in), size=(cout, cin // group, *kernel))
+        wq = self.quant(self.const(w), w_bits, w_frac, narrow=True) if quant_w else self.const(w)
+        inputs = [x, wq]
+        if bias:
+            b = self.rng.normal(0, 0.2, size=cout)
+            inputs.append(self.quant(self.const(b), 12, 8) if quant_w else self.const(b))
+        return self.node("Conv", inputs, "conv", kernel_shape=list(kernel), group=group, **attrs)
+
+    def bn(self, x, c):
+        scale = self.rng.uniform(0.5, 1.5, size=c)
+        bias = self.rng.normal(0, 0.2, size=c)
+        mean = self.rng.normal(0, 0.3, size=c)
+        var = self.rng.uniform(0.5, 2.0, size=c)
+        return self.node("BatchNormalization", [x] + [self.const(v) for v in (scale, bias, mean, var)], "bn",
+                         epsilon=1e-5)
+
+    def act(self, x, bits=8, frac=4, signed=False, rounding="ROUND"):
+        return self.quant(self.relu(x), bits, frac, signed=signed, rounding=rounding)
+
+    def model(self, out, out_shape) -> onnx.ModelProto:
+        y = helper.make_tensor_value_info(out, TensorProto.FLOAT, ["N", *out_shape])
+        g = helper.make_graph(self.nodes, self.name, [self.input], [y], self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(QONNX_DOMAIN, 1)])
+        m.ir_version = 8
+        return m
+
+    def flatten_dense(self, x, n_in, n_out, w_bits=6, w_frac=5):
+        f = self.node("Flatten", [x], "flat", axis=1)
+        w = self.rng.normal(0, 1.0 / np.sqrt(n_in), size=(n_in, n_out))
+        return self.dense(f, w, self.rng.normal(0, 0.2, size=n_out), w_bits=w_bits, w_frac=w_frac)
+
+
+def cnn1d(seed=1) -> onnx.ModelProto:
+    """[N, 2, 24] -> Conv1d(2->4, k3, pad 1) -> Relu -> Quant -> MaxPool(2) -> Conv1d(4->6, k3, stride 2) -> Relu
+    -> Quant -> Flatten -> Dense(6*5 -> 3) -> Quant."""
+    b = CnnBuilder((2, 24), "cnn1d", seed)
+    h = b.quant("x", 8, 4)
+    h = b.act(b.conv(h, 2, 4, (3,), pads=[1, 1]))
+    h = b.node("MaxPool", [h], "pool", kernel_shape=[2], strides=[2])
+    h = b.act(b.conv(h, 4, 6, (3,), strides=[2]))
+    h = b.quant(b.flatten_dense(h, 6 * 5, 3), 12, 4)
+    return b.model(h, [3])
+
+
+def cnn2d_geometry(seed=2) -> onnx.ModelProto:
+    """[N, 3, 11, 10]: Conv 3x3 asymmetric pads, stride (2,1), dilation (1,2) -> Quant -> Conv 2x2 SAME_UPPER
+    -> Relu -> Quant -> AveragePool 3x3 (pads, count_include_pad=0) -> Quant -> Flatten -> Dense."""
+    b = CnnBuilder((3, 11, 10), "cnn2d_geometry", seed)
+    h = b.quant("x", 8, 4)
+    h = b.quant(b.conv(h, 3, 5, (3, 3), pads=[1, 0, 2, 1], strides=[2, 1], dilations=[1, 2]), 8, 3)
+    h = b.act(b.conv(h, 5, 4, (2, 2), auto_pad="SAME_UPPER"))
+    h = b.node("AveragePool", [h], "avg", kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2])
+    h = b.quant(h, 8, 5, signed=False)
+    # shapes: conv1 -> (6, 8) ; conv2 SAME -> (6, 8); avg 3x3 s2 p1 -> (3, 4)
+    h = b.quant(b.flatten_dense(h, 4 * 3 * 4, 5), 12, 4)
+    return b.model(h, [5])
+
+
+def depthwise_separable(seed=3) -> onnx.ModelProto:
+    """[N, 4, 8, 8]: depthwise 3x3 (group 4) -> Relu -> Quant -> pointwise 1x1 (4->8) -> Relu -> Quant ->
+    MaxPool 2x2 (ceil_mode) -> GlobalAveragePool -> Quant -> Flatten -> Dense."""
+    b = CnnBuilder((4, 8, 8), "depthwise_separable", seed)
+    h = b.quant("x", 8, 4)
+    h = b.act(b.conv(h, 4, 4, (3, 3), group=4, pads=[1, 1, 1, 1]))
+    h = b.act(b.conv(h, 4, 8, (1, 1)))
+    h = b.node("MaxPool", [h], "pool", kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    h = b.quant(b.node("GlobalAveragePool", [h], "gap"), 10, 6, signed=False)
+    h = b.quant(b.flatten_dense(h, 8, 4), 12, 4)
+    return b.model(h, [4])
+
+
+def residual_block(seed=4) -> onnx.ModelProto:
+    """[N, 3, 8, 8]: Conv -> BatchNorm -> Relu -> Quant (a) -> Conv -> BatchNorm -> Quant -> + a -> Relu -> Quant
+    -> Concat(with a, channels) -> GlobalMaxPool -> Flatten -> Dense -> Quant."""
+    b = CnnBuilder((3, 8, 8), "residual_block", seed)
+    h = b.quant("x", 8, 4)
+    a = b.act(b.bn(b.conv(h, 3, 6, (3, 3), pads=[1, 1, 1, 1], bias=False), 6), 8, 4)
+    r = b.quant(b.bn(b.conv(a, 6, 6, (3, 3), pads=[1, 1, 1, 1]), 6), 9, 4, signed=True)
+    s = b.act(b.node("Add", [a, r], "res"), 8, 4)
+    c = b.node("Concat", [s, a], "cat", axis=1)
+    g = b.node("GlobalMaxPool", [c], "gmp")
+    y = b.quant(b.flatten_dense(g, 12, 5), 12, 4)
+    return b.model(y, [5])
+
+
+def table_activations(seed=5) -> onnx.ModelProto:
+    """[N, 2, 6, 6]: Conv -> Quant -> Sigmoid -> Quant -> Conv -> Quant -> Tanh -> Quant -> Flatten -> Dense ->
+    Quant -> Softmax -> Quant."""
+    b = CnnBuilder((2, 6, 6), "table_activations", seed)
+    h = b.quant("x", 8, 4)
+    h = b.quant(b.conv(h, 2, 3, (3, 3)), 8, 3)
+    h = b.quant(b.node("Sigmoid", [h], "sig"), 8, 7, signed=False)
+    h = b.quant(b.conv(h, 3, 4, (3, 3), strides=[2, 2]), 8, 4)
+    h = b.quant(b.node("Tanh", [h], "tanh"), 8, 6)
+    h = b.quant(b.flatten_dense(h, 4 * 1 * 1, 6), 10, 5)
+    h = b.quant(b.node("Softmax", [h], "softmax", axis=-1), 9, 8, signed=False)
+    return b.model(h, [6])
+
+
+def elementwise_zoo(seed=6) -> onnx.ModelProto:
+    """[N, 3, 6, 6]: Pad -> Conv -> Clip(0, 6) -> Quant -> LeakyRelu -> Quant -> Mul(per channel) -> Quant ->
+    Resize nearest x2 -> HardSigmoid -> Quant -> Transpose/Flatten -> Dense."""
+    b = CnnBuilder((3, 6, 6), "elementwise_zoo", seed)
+    h = b.quant("x", 8, 4)
+    h = b.node("Pad", [h, b.const(np.array([0, 0, 1, 0, 0, 0, 0, 2], dtype=np.int64)),
+                       b.const(np.float32(0.25))], "pad")
+    b.inits[-2] = onnx.numpy_helper.from_array(np.array([0, 0, 1, 0, 0, 0, 0, 2], dtype=np.int64), b.inits[-2].name)
+    h = b.quant(b.conv(h, 3, 4, (3, 3)), 10, 4)
+    h = b.node("Clip", [h, b.const(np.float32(-0.5)), b.const(np.float32(6.0))], "clip")
+    h = b.quant(b.node("LeakyRelu", [h], "leaky", alpha=0.125), 10, 5)
+    h = b.quant(b.node("Mul", [h, b.const(np.array([0.5, -1.25, 2.0, 0.75]).reshape(4, 1, 1))], "mul"), 10, 5)
+    scales = b.const(np.array([1, 1, 2, 2], dtype=np.float32))
+    h = b.node("Resize", [h, "", scales], "resize", mode="nearest", coordinate_transformation_mode="asymmetric",
+               nearest_mode="floor")
+    h = b.quant(b.node("HardSigmoid", [h], "hsig", alpha=0.25, beta=0.5), 8, 6, signed=False)
+    h = b.quant(b.flatten_dense(h, 4 * 10 * 12, 4), 12, 4)   # pad (7, 8), conv (5, 6), resize (10, 12)
+    return b.model(h, [4])
+
+
+def float_cnn(seed=7) -> onnx.ModelProto:
+    """A float model: Conv -> BatchNorm (folded into the float weights) -> Relu -> MaxPool -> Conv -> Relu ->
+    GlobalAveragePool -> Flatten -> Gemm."""
+    rng = np.random.default_rng(seed)
+    inits, nodes = [], []
+
+    def c(name, arr):
+        inits.append(onnx.numpy_helper.from_array(np.asarray(arr, dtype=np.float32), name))
+        return name
+
+    nodes.append(helper.make_node("Conv", ["x", c("w1", rng.normal(0, 0.4, (4, 1, 3, 3))), c("b1", rng.normal(0, .1, 4))],
+                                  ["c1"], name="conv1", pads=[1, 1, 1, 1]))
+    nodes.append(helper.make_node("BatchNormalization", ["c1", c("g", rng.uniform(.5, 1.5, 4)), c("be", rng.normal(0, .1, 4)),
+                                                         c("m", rng.normal(0, .1, 4)), c("v", rng.uniform(.5, 2, 4))],
+                                  ["n1"], name="bn1"))
+    nodes.append(helper.make_node("Relu", ["n1"], ["r1"], name="relu1"))
+    nodes.append(helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]))
+    nodes.append(helper.make_node("Conv", ["p1", c("w2", rng.normal(0, 0.3, (6, 4, 3, 3)))], ["c2"], name="conv2"))
+    nodes.append(helper.make_node("Relu", ["c2"], ["r2"], name="relu2"))
+    nodes.append(helper.make_node("GlobalAveragePool", ["r2"], ["g2"], name="gap"))
+    nodes.append(helper.make_node("Flatten", ["g2"], ["f2"], name="flatten"))
+    nodes.append(helper.make_node("Gemm", ["f2", c("w3", rng.normal(0, 0.4, (3, 6))), c("b3", rng.normal(0, .1, 3))],
+                                  ["y"], name="fc", transB=1))
+    g = helper.make_graph(nodes, "float_cnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+    m.ir_version = 8
+    return m
+
+
+CNN_MODELS = {"cnn1d": cnn1d, "cnn2d_geometry": cnn2d_geometry, "depthwise_separable": depthwise_separable,
+              "residual_block": residual_block, "table_activations": table_activations,
+              "elementwise_zoo": elementwise_zoo}
