@@ -176,3 +176,29 @@ def float_cnn(seed=7) -> onnx.ModelProto:
 CNN_MODELS = {"cnn1d": cnn1d, "cnn2d_geometry": cnn2d_geometry, "depthwise_separable": depthwise_separable,
               "residual_block": residual_block, "table_activations": table_activations,
               "elementwise_zoo": elementwise_zoo}
+
+
+def resnet8(seed=8, softmax=True) -> onnx.ModelProto:
+    """The MLPerf Tiny image-classification ResNet-8 topology with random QONNX 8-bit weights: [N, 3, 32, 32] ->
+    Conv 3x3 16 -> 3 residual stacks (16, 32 stride 2, 64 stride 2; a 1x1 stride-2 Conv on the skip path where the
+    shape changes) -> AveragePool 8x8 -> Flatten -> Dense 10 (-> Softmax). About 78k parameters, 12.5M MACs."""
+    b = CnnBuilder((3, 32, 32), "resnet8", seed)
+
+    def conv(x, cin, cout, k, stride=1):
+        p = k // 2
+        return b.conv(x, cin, cout, (k, k), w_bits=8, w_frac=7, strides=[stride, stride], pads=[p, p, p, p])
+
+    h = b.quant("x", 8, 5)
+    h = b.act(conv(h, 3, 16, 3), 8, 4)
+    cin = 16
+    for cout, stride in ((16, 1), (32, 2), (64, 2)):
+        y = b.act(conv(h, cin, cout, 3, stride), 8, 4)
+        y = b.quant(conv(y, cout, cout, 3), 9, 4)
+        skip = h if stride == 1 and cin == cout else b.quant(conv(h, cin, cout, 1, stride), 9, 4)
+        h = b.act(b.node("Add", [y, skip], "res"), 8, 4)
+        cin = cout
+    h = b.quant(b.node("AveragePool", [h], "avg", kernel_shape=[8, 8]), 8, 4, signed=False)
+    y = b.quant(b.flatten_dense(h, 64, 10, w_bits=8, w_frac=7), 12, 6)
+    if softmax:
+        y = b.quant(b.node("Softmax", [y], "softmax", axis=-1), 8, 8, signed=False)
+    return b.model(y, [10])
