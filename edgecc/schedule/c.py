@@ -1,13 +1,18 @@
 """The C cost model: a microcontroller runs the units one after another, so the design's latency is their sum;
-its flash holds the weights and the code, its RAM one static arena of activations (planned here) and the stack.
+its flash holds the weights, tables and code, its RAM one static arena of activations (planned here) and the stack.
 
+A unit is one computing node (a Dense, Conv, pool, Softmax, a data movement such as Pad, Concat, Resize or
+Transpose, or an elementwise op) and the per-element steps that follow it alone (Relu, Quantize, Clip, LeakyRelu,
+a table, a Mul or Add by a constant, a Reshape): they are applied to each result before it is stored.
 A Dense is an inner-product loop over its nonzero weights: the SMLAD path (two 16-bit multiply-accumulates per
 instruction, operands packed offline) where the CPU has the DSP extension and the operands and every partial sum
 fit (16-bit operands, 32-bit sums), the portable loop otherwise; weights of 4 bits or fewer packed two per byte
 where that saves flash (`pack_weights`: auto, the default, packs where the loop is the portable one and falls back
-to packing where SMLAD's 16-bit pairs would not fit the board). The nodes that follow a Dense or Add alone (Relu,
-Quantize, Reshape) are applied to each result before it is stored; a Quantize or Relu on its own runs in place
-over its input where that input dies there and the result is no wider; a Reshape is the same storage.
+to packing where SMLAD's 16-bit pairs would not fit the board). A Conv is a direct convolution: for each output
+position, the taps inside the input (padding is skipped by the loop bounds), four output channels at a time over
+the input channels of each tap, SMLAD where it fits as for a Dense; a tap whose weights are all zero for a block of
+outputs is skipped. A Quantize or Relu on its own runs in place over its input where that input dies there and
+the result is no wider; a Reshape is the same storage.
 """
 from __future__ import annotations
 
@@ -18,7 +23,9 @@ import numpy as np
 from ..errors import UnsupportedOp
 from ..ir.graph import Graph
 from ..ir.ops import op_def
-from .c_kernel import PACKED_BITS, blocked, code_bytes, kernel_bytes, packed_pairs
+from ..ir.graph import Node
+from .c_kernel import (PACKED_BITS, blocked, code_bytes, conv_layout, conv_work, kernel_bytes, packed_pairs,
+                       uint_bytes, window_geometry)
 from .cost import Composition, CostModel, UnitSpec
 from .memory import Lifetime, plan_arena
 from .plan import MCU_RESOURCES, BufferPlan, Point, frozen_resources
@@ -27,6 +34,84 @@ from .timing import CpuModel, cpu_model
 STACK_RESERVE = 512          # bytes of stack the inference needs at most (measured under qemu: well below)
 CODE_BYTES_PER_UNIT = 160    # an elementwise unit's function: prologue, loop, requantization (measured: 100-250 bytes)
 ELEMENTWISE_INSTRUCTIONS = 6  # per element of a Quantize, Relu or Add loop
+# First-order instruction counts of the other loops (Thumb-2 at -O2), per unit of work named:
+STEP_INSTRUCTIONS = {"Relu": 2, "Quantize": 5, "Clip": 3, "LeakyRelu": 3, "Mul": 3, "Add": 3, "Table": 3,
+                     "Reshape": 0}    # per element, a step applied to each result
+CONV_SEGMENT_INSTRUCTIONS = 12  # per tap of a block of outputs at one position: its address, the loop, the mask
+CONV_BLOCK_INSTRUCTIONS = 8     # per block of outputs at one position: accumulators, the taps' loops
+POOL_TAP_INSTRUCTIONS = 6       # per tap and channel of a pool: address, load, compare or add, loop
+DIVIDE_INSTRUCTIONS = {True: 20, False: 60}  # an average's exact rounded division: with / without a hardware divide
+GATHER_INSTRUCTIONS = 8         # per element of a Pad, Resize or Transpose: source index, bounds, load, store
+CONCAT_INSTRUCTIONS = 5         # per element of a Concat: load, align, store
+SOFTMAX_INSTRUCTIONS = 24       # per element of a Softmax: max, exponential (twice), multiply, round, clamp
+CODE_BYTES = {"conv": 600, "pool": 320, "gather": 300, "concat": 200, "softmax": 360}
+NO_HARDWARE_DIVIDE = ("cortex-m0", "cortex-m0plus")
+
+
+def const_operand(g: Graph, node: Node):
+    """The constant operand of an Add or Mul by a constant (None for anything else)."""
+    if node.op not in ("Add", "Mul"):
+        return None
+    consts = [g.tensor(t) for t in node.inputs if g.tensor(t).is_const]
+    return consts[0] if len(consts) == 1 and len(node.inputs) == 2 else None
+
+
+def activation_input(g: Graph, node: Node) -> str:
+    return next(t for t in node.inputs if not g.tensor(t).is_const)
+
+
+def is_step(g: Graph, node: Node) -> bool:
+    """A node that maps each value on its own (element i of its input to element i of its output): the C backend
+    applies it to each result of the unit before it, as that result is stored."""
+    if node.op in ("Relu", "Quantize", "Reshape", "Clip", "LeakyRelu", "Table"):
+        return True
+    return const_operand(g, node) is not None
+
+
+def c_units(g: Graph) -> list[UnitSpec]:
+    """Units in graph order: each computing node takes along the per-element steps that follow it alone (its output
+    feeds exactly one of them and is not a graph output). Behind a Dense or Conv, whose results are told by their
+    output channel, a step's constant must repeat along the channels (one value, or one per channel)."""
+    units, absorbed = [], set()
+    for node in g.compute_nodes():
+        if node.name in absorbed:
+            continue
+        nodes, tail = [node], node
+        channels = g.tensor(node.output).shape[-1] if node.op in ("Dense", "Conv") else None
+        while True:
+            users = g.consumers(tail.output)
+            if len(users) != 1 or tail.output in g.outputs or not is_step(g, users[0]) \
+                    or activation_input(g, users[0]) != tail.output:
+                break
+            c = const_operand(g, users[0])
+            if c is not None and channels is not None and channels % c.size:
+                break
+            tail = users[0]
+            nodes.append(tail)
+            absorbed.add(tail.name)
+        inputs = tuple(t for t in node.inputs if not g.tensor(t).is_const)
+        units.append(UnitSpec(node.name, node.op, tuple(n.name for n in nodes), inputs, nodes[-1].output))
+    return units
+
+
+def unit_kind(g: Graph, node: Node) -> str:
+    """The shape of the C function a unit's first node makes."""
+    if node.op in ("Dense", "Conv", "Concat", "Softmax"):
+        return node.op.lower()
+    if node.op in ("MaxPool", "AvgPool"):
+        return "pool"
+    if node.op in ("Pad", "Resize", "Transpose"):
+        return "gather"
+    return "elementwise"
+
+
+def conv_encoding(g: Graph, node: Node, dsp: bool) -> str:
+    """How a Conv's kernel reads its weights: depthwise (one input channel per output), SMLAD pairs where the CPU
+    has DSP and the operands fit, else the portable loop."""
+    w = g.tensor(node.inputs[1])
+    if w.shape[-2] == 1 and node.attrs["groups"] == w.shape[-1]:
+        return "depthwise"
+    return "smlad" if dsp and smlad_fits(g, node.name) else "loop"
 
 
 def c_bytes(width: int) -> int:
@@ -62,6 +147,9 @@ class CCostModel(CostModel):
     def for_board(cls, board, clock_ns: float, options=None) -> "CCostModel":
         return cls(cpu_model(board.cpu), clock_ns, (options or {}).get("pack_weights") or "auto")
 
+    def units(self, g: Graph) -> list[UnitSpec]:
+        return c_units(g)
+
     def max_reuse(self, g: Graph, unit: UnitSpec) -> int:
         return len(self._variants(g, unit)[0])
 
@@ -92,21 +180,74 @@ class CCostModel(CostModel):
         out = g.tensor(unit.output)
         c_bytes(out.type.width)
         code = CODE_BYTES_PER_UNIT
-        if unit.op != "Dense":
+        head = g.node(unit.head)
+        steps = [g.node(n) for n in unit.nodes[1:]]
+        step_flash = sum(_step_flash(g, n) for n in steps)
+        kind = unit_kind(g, head)
+        if kind == "elementwise":
             if all(g.node(n).op == "Reshape" for n in unit.nodes) and unit.output not in g.outputs:
                 return [("alias", 0, 0)], 1  # the same codes in the same storage
             if all(g.node(n).op == "Reshape" for n in unit.nodes):
                 return [("c_copy", 2 * out.size, code)], 1  # into the caller's output buffer
-            return [("c_elementwise", out.size * ELEMENTWISE_INSTRUCTIONS, code)], 1
-        node = g.node(unit.head)
+            if is_step(g, head):   # the loop reads its input and applies the head as its first step
+                steps = [head] + steps
+            per = ELEMENTWISE_INSTRUCTIONS + sum(STEP_INSTRUCTIONS[n.op] for n in steps)
+            return [("c_elementwise", out.size * per, code + sum(_step_flash(g, n) for n in steps))], 1
+        finish = out.size * (ELEMENTWISE_INSTRUCTIONS + sum(STEP_INSTRUCTIONS[n.op] for n in steps))
+        if kind == "dense":
+            return self._dense_variants(g, head, finish, step_flash)
+        if kind == "conv":
+            return [self._conv_variant(g, head, finish, step_flash)], 1
+        src = g.tensor(head.inputs[0])
+        if kind == "pool":
+            geo = window_geometry(src.shape, head.attrs)
+            taps = int(np.outer(geo["rows"]["reads"], geo["cols"]["reads"]).sum()) * geo["channels"]
+            work = taps * POOL_TAP_INSTRUCTIONS
+            if head.op == "AvgPool":
+                work += out.size * DIVIDE_INSTRUCTIONS[self.cpu.cpu not in NO_HARDWARE_DIVIDE]
+            tables = sum(2 * ax["n_out"] for ax in (geo["rows"], geo["cols"]) if ax["clipped"])
+            return [("c_pool", work + finish, CODE_BYTES["pool"] + tables + step_flash)], 1
+        if kind == "gather":
+            maps = sum(len(m) * uint_bytes(m) for m in head.attrs.get("maps", ()))
+            return [("c_gather", out.size * GATHER_INSTRUCTIONS + finish, CODE_BYTES["gather"] + maps + step_flash)], 1
+        if kind == "concat":
+            consts = sum(g.tensor(t).size * c_bytes(g.tensor(t).type.width) for t in head.inputs
+                         if g.tensor(t).is_const)
+            return [("c_concat", out.size * CONCAT_INSTRUCTIONS + finish, CODE_BYTES["concat"] + consts + step_flash)], 1
+        # softmax: its two tables, in the narrowest C types of their entries
+        a = head.attrs
+        tables = len(a["exp_table"]) * c_bytes(a["exp_type"].width) + len(a["inv_table"]) * c_bytes(a["inv_type"].width)
+        return [("c_softmax", out.size * SOFTMAX_INSTRUCTIONS + finish, CODE_BYTES["softmax"] + tables + step_flash)], 1
+
+    def _conv_variant(self, g: Graph, node: Node, finish: float, step_flash: int) -> tuple[str, float, int]:
+        """The direct convolution: multiply-accumulates at the loop's or SMLAD's rate, plus each block's taps and
+        positions; flash: every block's weights of every tap (a skipped tap's too: its place keeps the addressing
+        plain), the bias, the tap ranges and masks, and the code."""
+        w = g.tensor(node.inputs[1])
+        geo = window_geometry(g.tensor(node.inputs[0]).shape, node.attrs)
+        data = np.asarray(w.data).astype(np.int64).reshape(geo["taps"], w.shape[-2], w.shape[-1])
+        encoding = conv_encoding(g, node, self.cpu.dsp)
+        layout = conv_layout(data, node.attrs["groups"], encoding)
+        macs, segments = conv_work(geo, layout)
+        per_mac = self.cpu.dsp_instructions_per_mac if encoding == "smlad" else self.cpu.instructions_per_mac
+        blocks = len(layout["blocks"]) * geo["positions"]
+        instructions = macs * per_mac + segments * CONV_SEGMENT_INSTRUCTIONS + blocks * CONV_BLOCK_INSTRUCTIONS + finish
+        weight_bytes = 4 if encoding == "smlad" else c_bytes(w.type.width)
+        bias = g.tensor(node.inputs[2]) if len(node.inputs) > 2 else None
+        flash = (len(layout["weights"]) * weight_bytes + (bias.size * 4 if bias is not None else 0)
+                 + (4 * len(layout["masks"]) if layout["masks"] else 0)
+                 + sum(2 * ax["n_out"] for ax in (geo["rows"], geo["cols"]) if ax["clipped"])
+                 + CODE_BYTES["conv"] + step_flash)
+        return ("c_smlad" if encoding == "smlad" else "c_loop", instructions, flash)
+
+    def _dense_variants(self, g: Graph, node: Node, finish: float, step_flash: int):
         w = g.tensor(node.inputs[1])
         macs = op_def(node).cost(g, node).mults
         bias = g.tensor(node.inputs[2]) if len(node.inputs) > 2 else None
-        fixed = bias.size * c_bytes(bias.type.width) if bias is not None else 0
-        finish = out.size * ELEMENTWISE_INSTRUCTIONS
+        fixed = (bias.size * c_bytes(bias.type.width) if bias is not None else 0) + step_flash
         codes = np.asarray(w.data).astype(np.int64)
         layout = blocked(codes.T)
-        dsp = self.cpu.dsp and smlad_fits(g, unit.head)
+        dsp = self.cpu.dsp and smlad_fits(g, node.name)
         if dsp:
             pairs = blocked(packed_pairs(codes))
             fast = ("c_smlad", macs * self.cpu.dsp_instructions_per_mac + finish,
@@ -138,6 +279,14 @@ class CCostModel(CostModel):
                            {"ram": arena + STACK_RESERVE}, buffers)
 
 
+def _step_flash(g: Graph, node: Node) -> int:
+    """Flash of a step's constants: a table's entries, a Mul's or Add's constant (one value is an immediate)."""
+    if node.op == "Table":
+        return len(node.attrs["table"]) * c_bytes(node.attrs["out_type"].width)
+    c = const_operand(g, node)
+    return c.size * 4 if c is not None and c.size > 1 else 0
+
+
 def _ctype(bits: int, signed: bool) -> str:
     return f"{'' if signed else 'u'}int{bits}_t"
 
@@ -146,8 +295,9 @@ def plan_buffers(g: Graph, units: list[UnitSpec], chosen: dict) -> tuple[tuple[B
     """Where each unit's output lives and in which C type: the caller's output buffer, the same storage as its
     input (a Reshape; or a Quantize/Relu in place), or a place in the arena; the arena from the lifetimes.
 
-    A tensor an SMLAD Dense reads is stored as int16_t, so that it reads two values with one load; the graph input
-    (the caller's, in its own type) is widened into a scratch buffer by that Dense instead. Returns (plans, bytes)."""
+    A tensor an SMLAD Dense or Conv reads is stored as int16_t, so that it reads two values with one load; the graph
+    input (the caller's, in its own type) is widened into a scratch buffer by that unit instead. Returns (plans,
+    bytes)."""
     hw_in, out = g.hw_inputs(), set(g.outputs)
     readers: dict[str, list[int]] = {}
     for step, u in enumerate(units):
@@ -191,17 +341,26 @@ def plan_buffers(g: Graph, units: list[UnitSpec], chosen: dict) -> tuple[tuple[B
                     root[a] = root[src]
         else:
             home[u.output] = "arena"
+    slack: dict[str, int] = {}      # bytes an SMLAD Conv may read past a tensor's end
+    for u in units:
+        if chosen[u.name].microarch == "c_smlad":
+            x = root[g.node(u.head).inputs[0]]
+            slack[x] = max(slack.get(x, 0), smlad_overread(g, u))
     lifetimes, scratch = [], set()
     for t, r in root.items():
         if r == t and home[t] == "arena":
-            size = max(g.tensor(a).size * bits[a] // 8 for a, ra in root.items() if ra == t)
+            size = max(g.tensor(a).size * bits[a] // 8 for a, ra in root.items() if ra == t) + slack.get(t, 0)
             lifetimes.append(Lifetime(t, size, producer_step[t], max(last_read(t), producer_step[t])))
     for step, u in enumerate(units):
-        x = g.node(u.head).inputs[0]
-        if chosen[u.name].microarch == "c_smlad" and bits[x] != 16:  # widened here, one row at a time
-            k = g.tensor(g.node(u.head).inputs[1]).shape[0]
+        head = g.node(u.head)
+        x = head.inputs[0]
+        # widened here (a Dense one row at a time, a Conv the whole input: its windows overlap), or copied where a
+        # Conv would read past the end of the caller's buffer
+        if chosen[u.name].microarch == "c_smlad" and (bits[x] != 16 or (smlad_overread(g, u)
+                                                                        and home[root[x]] != "arena")):
+            n = g.tensor(head.inputs[1]).shape[0] if head.op == "Dense" else g.tensor(x).size
             scratch.add(scratch_name(u.name))
-            lifetimes.append(Lifetime(scratch_name(u.name), 2 * (k + k % 2), step, step))
+            lifetimes.append(Lifetime(scratch_name(u.name), 2 * (n + n % 2) + smlad_overread(g, u), step, step))
     offsets, arena = plan_arena(lifetimes)
     by_name = {l.name: l for l in lifetimes}
     plans = []
@@ -219,6 +378,13 @@ def plan_buffers(g: Graph, units: list[UnitSpec], chosen: dict) -> tuple[tuple[B
             plans.append(BufferPlan(life.name, "arena", offsets.get(life.name, 0), life.size, first=life.first,
                                     last=life.last, ctype="int16_t"))
     return tuple(plans), arena
+
+
+def smlad_overread(g: Graph, unit: UnitSpec) -> int:
+    """Bytes an SMLAD Conv may read past its input's last element: with an odd number of input channels per group,
+    a tap's last pair takes one element beyond its channels (times a zero weight), past the end at the last one."""
+    head = g.node(unit.head)
+    return 4 if head.op == "Conv" and g.tensor(head.inputs[1]).shape[-2] % 2 else 0
 
 
 def scratch_name(unit: str) -> str:

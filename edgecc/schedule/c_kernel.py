@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+MASK_TAPS = 32   # a conv block's used taps are one 32-bit word of bits
 BLOCK = 4        # outputs computed together: one input load serves four multiply-accumulates
 PACKED_BITS = 4  # weights this narrow can be stored two per byte
 
@@ -123,3 +124,101 @@ def code_bytes(layout: dict, encoding: str) -> int:
     """An estimate of the flash a Dense unit's function takes with this layout and encoding."""
     return (CODE_BASE + (CODE_FULL_BLOCKS if layout["full_blocks"] or layout["full_singles"] else 0)
             + (CODE_SPARSE[encoding] if layout["table"] else 0))
+
+
+# ---- convolutions and pools: direct loops over each output position's taps -----------------------------------------
+
+def axis_ranges(n_in: int, n_out: int, kernel: int, stride: int, dilation: int, pad: int) -> list[tuple[int, int]]:
+    """For each output index along one axis, the taps [lo, hi) that read inside the input (the others read padding:
+    the loops skip them, so no padded copy of the input is ever made). A window wholly in the padding is (0, 0)."""
+    out = []
+    for o in range(n_out):
+        ks = [k for k in range(kernel) if 0 <= o * stride + k * dilation - pad < n_in]
+        out.append((ks[0], ks[-1] + 1) if ks else (0, 0))
+    return out
+
+
+def window_geometry(in_shape, attrs) -> dict:
+    """A window op's loops on a channels-last input (W, C) or (H, W, C), a 1-D one as 2-D with one row: input and
+    output sizes, kernel, strides, dilations, leading pads, and per axis the taps each output index reads."""
+    from ..ir.ops_spatial import window_shape
+
+    spatial, channels = tuple(in_shape[:-1]), int(in_shape[-1])
+    rank = len(spatial)
+    out = window_shape(spatial, attrs)
+    pads = attrs["pads"]
+    axes = [dict(n_in=int(spatial[a]), n_out=int(out[a]), k=int(attrs["kernel"][a]), s=int(attrs["strides"][a]),
+                 d=int(attrs["dilations"][a]), p=int(pads[a])) for a in range(rank)]
+    if rank == 1:
+        axes.insert(0, dict(n_in=1, n_out=1, k=1, s=1, d=1, p=0))
+    for ax in axes:
+        ax["ranges"] = axis_ranges(ax["n_in"], ax["n_out"], ax["k"], ax["s"], ax["d"], ax["p"])
+        ax["clipped"] = any(r != (0, ax["k"]) for r in ax["ranges"])
+        # how many output indices read each tap (the loops' trip counts, for the cost model)
+        ax["reads"] = [sum(lo <= k < hi for lo, hi in ax["ranges"]) for k in range(ax["k"])]
+    return {"rows": axes[0], "cols": axes[1], "channels": channels, "taps": axes[0]["k"] * axes[1]["k"],
+            "positions": axes[0]["n_out"] * axes[1]["n_out"]}
+
+
+def tap_reads(geo: dict) -> np.ndarray:
+    """[taps]: how many output positions read each tap inside the input (tap = row tap * kernel width + column tap)."""
+    return np.outer(geo["rows"]["reads"], geo["cols"]["reads"]).ravel()
+
+
+def conv_layout(w: np.ndarray, groups: int, encoding: str) -> dict:
+    """The weights of a Conv ([taps, C_in / groups, C_out]) in the order its C kernel reads them.
+
+    encoding "loop": output channels in blocks of up to BLOCK within a group (the input is read once for the block's
+    outputs), per block every tap's weights, each input channel's `size` weights side by side. "smlad": the same with
+    the input channels in pairs (two 16-bit weights per word, a zero where C_in / groups is odd). "depthwise" (one
+    input and one output channel per group): blocks of BLOCK neighbouring channels, each with its own input.
+    A block skips the taps whose weights are all zero: `masks` (a bit per tap) where some block has such a tap."""
+    taps, cin_g, cout = w.shape
+    cout_g = cout // groups
+    blocks, weights = [], []
+    if encoding == "depthwise":
+        for c0 in range(0, cout, BLOCK):
+            size = min(BLOCK, cout - c0)
+            part = w[:, 0, c0:c0 + size]                               # [taps, size]
+            blocks.append({"size": size, "mask": _tap_mask(part.reshape(taps, 1, size))})
+            weights.extend(int(v) for v in part.ravel())
+        seg = 1
+    else:
+        for g in range(groups):
+            for c0 in range(0, cout_g, BLOCK):
+                size = min(BLOCK, cout_g - c0)
+                part = w[:, :, g * cout_g + c0:g * cout_g + c0 + size]  # [taps, cin_g, size]
+                blocks.append({"size": size, "mask": _tap_mask(part)})
+                if encoding == "smlad":
+                    padded = np.zeros((taps, cin_g + cin_g % 2, size), dtype=np.int64)
+                    padded[:, :cin_g] = part
+                    words = (padded[:, 0::2] & 0xFFFF) | ((padded[:, 1::2] & 0xFFFF) << 16)
+                    weights.extend(int(v) for v in words.ravel())
+                else:
+                    weights.extend(int(v) for v in part.ravel())
+        seg = (cin_g + 1) // 2 if encoding == "smlad" else cin_g
+    full = (1 << taps) - 1
+    if taps > MASK_TAPS:     # a mask is one 32-bit word: larger kernels compute every tap
+        for b in blocks:
+            b["mask"] = full
+    sizes = sorted({b["size"] for b in blocks}, reverse=True)
+    return {"weights": weights, "seg": seg, "blocks": blocks, "taps": taps,
+            "masks": [b["mask"] for b in blocks] if any(b["mask"] != full for b in blocks) else None,
+            "block_sizes": sizes}
+
+
+def _tap_mask(part: np.ndarray) -> int:
+    return sum(1 << t for t in range(part.shape[0]) if np.any(part[t]))
+
+
+def conv_work(geo: dict, layout: dict) -> tuple[int, int]:
+    """(multiply-accumulates, tap segments) the kernel executes per inference: every block's used taps inside the
+    input, at every output position; SMLAD counts its pairs (two MACs per instruction)."""
+    reads = tap_reads(geo)
+    macs = segments = 0
+    for b in layout["blocks"]:
+        used = np.array([(b["mask"] >> t) & 1 for t in range(layout["taps"])], dtype=np.int64)
+        n = int(used @ reads)
+        segments += n
+        macs += n * layout["seg"] * b["size"]
+    return macs, segments

@@ -10,7 +10,7 @@ import os
 
 from ...errors import UnsupportedOp
 from ...ir.graph import Graph
-from ...schedule.c import scratch_name
+from ...schedule.c import is_step, scratch_name
 from ...templates import render, template_env
 from ..common import Namer, label, write_test_vectors
 from .ops import CUnit, container
@@ -31,12 +31,9 @@ def _storage(schedule, tensor: str, const: bool) -> dict:
 
 def _build_unit(g: Graph, unit, schedule, emitters, prefix: str, index: int) -> dict:
     u = CUnit(g, unit, f"{prefix}_u{index}")
-    first = g.node(unit.head)
-    if first.op not in ("Dense", "Add"):  # an elementwise loop over its one input
+    if is_step(g, g.node(unit.head)):  # an elementwise loop over its one input
         src = g.tensor(unit.inputs[0])
-        u.data = {"sources": [{"port": 0, "shift": 0}], "n": src.size}
-        u.frac = src.type.frac
-        u.holds(src.type.min_int, src.type.max_int)
+        u.source(src.type, src.size)
     for name in unit.nodes:
         node = g.node(name)
         emitters.of(node)(u, node)
@@ -45,15 +42,18 @@ def _build_unit(g: Graph, unit, schedule, emitters, prefix: str, index: int) -> 
     ct = container(u.bits, f"unit {label(unit.name)}", unit.head)
     inputs = [_storage(schedule, t, True) for t in unit.inputs]
     output = _storage(schedule, unit.output, False)
-    scratch, convert = None, False
-    # SMLAD reads 16-bit storage as pairs (an unsigned code below 2^15 has the same bits); narrower is widened first
-    if u.kind == "dense" and "smlad" in u.data and inputs[0]["ctype"] not in ("int16_t", "uint16_t"):
-        scratch, convert = {"home": "arena", "offset": schedule.buffer(scratch_name(unit.name)).offset,
-                            "const": False}, True
+    scratch = None
+    # SMLAD reads 16-bit storage as pairs (an unsigned code below 2^15 has the same bits); where the unit's input is
+    # stored otherwise, the unit widens it into its scratch buffer first
+    if any(b.tensor == scratch_name(unit.name) for b in schedule.buffers):
+        scratch = {"home": "arena", "offset": schedule.buffer(scratch_name(unit.name)).offset, "const": False}
+    ct_bits = 32 if ct == "int32_t" else 64
+    helpers = sorted({("round", s["mode"], ct_bits) for s in u.steps if s["op"] == "requantize" and s["shift"] > 0}
+                     | ({("divide", u.data["mode"], ct_bits)} if u.data.get("op") == "avg" else set()))
     return {"fn": u.prefix, "label": label(unit.name), "nodes": [label(n) for n in unit.nodes], "kind": u.kind,
-            "microarch": unit.point.microarch, "data": u.data, "steps": u.steps, "ct": ct,
-            "ct_bits": 32 if ct == "int32_t" else 64, "inputs": inputs, "output": output, "scratch": scratch,
-            "convert": convert, "constants": u.constants}
+            "microarch": unit.point.microarch, "data": u.data, "steps": u.steps, "ct": ct, "ct_bits": ct_bits,
+            "inputs": inputs, "output": output, "scratch": scratch, "convert": scratch is not None,
+            "constants": u.constants, "helpers": helpers}
 
 
 def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dict:
@@ -66,8 +66,7 @@ def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dic
     prefix = names(g.name or "model", "prefix").lower()
     in_t, out_t = g.tensor(hw_in[0]), g.tensor(outputs[0])
     units = [_build_unit(g, u, schedule, emitters, prefix, k) for k, u in enumerate(schedule.units)]
-    modes = sorted({(s["mode"], u["ct_bits"]) for u in units for s in u["steps"]
-                    if s["op"] == "requantize" and s["shift"] > 0})
+    helpers = sorted({h for u in units for h in u["helpers"]})
     arena = max((b.offset + b.size for b in schedule.buffers if b.home == "arena"), default=0)
     env = template_env("c")
     common = {"prefix": prefix, "macro": prefix.upper(), "version": version,
@@ -77,9 +76,9 @@ def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dic
               "in_frac": in_t.type.frac, "out_frac": out_t.type.frac, "in_shape": list(in_t.shape),
               "out_shape": list(out_t.shape), "arena_bytes": max(arena, 8)}
     render(env, "include/model.h.j2", os.path.join(out_dir, "include", f"{prefix}.h"), **common)
-    dsp_units = [u["label"] for u in units if u["kind"] == "dense" and "smlad" in u["data"]]
+    dsp_units = [u["label"] for u in units if "smlad" in u["data"]]
     render(env, "src/model.c.j2", os.path.join(out_dir, "src", f"{prefix}.c"), **common, units=units,
-           modes=modes, dsp_units=dsp_units)
+           helpers=helpers, dsp_units=dsp_units)
     in_q = g.input_quantizers()[0]
     # single precision is exact where every input and output value is a normal float and the input saturates
     float_exact = (in_t.type.width <= 24 and out_t.type.width <= 24 and in_t.type.overflow != "WRAP"
