@@ -24,8 +24,8 @@ from ..errors import UnsupportedOp
 from ..ir.graph import Graph
 from ..ir.ops import op_def
 from ..ir.graph import Node
-from .c_kernel import (PACKED_BITS, blocked, code_bytes, conv_layout, conv_work, kernel_bytes, packed_pairs,
-                       uint_bytes, window_geometry)
+from .c_kernel import (PACKED_BITS, blocked, code_bytes, conv_layout, conv_work, kernel_bytes, merge_rows,
+                       packed_pairs, uint_bytes, window_geometry)
 from .cost import Composition, CostModel, UnitSpec
 from .memory import Lifetime, plan_arena
 from .plan import MCU_RESOURCES, BufferPlan, Point, frozen_resources
@@ -33,19 +33,25 @@ from .timing import CpuModel, cpu_model
 
 STACK_RESERVE = 512          # bytes of stack the inference needs at most (measured under qemu: well below)
 CODE_BYTES_PER_UNIT = 160    # an elementwise unit's function: prologue, loop, requantization (measured: 100-250 bytes)
-ELEMENTWISE_INSTRUCTIONS = 6  # per element of a Quantize, Relu or Add loop
-# First-order instruction counts of the other loops (Thumb-2 at -O2), per unit of work named:
-STEP_INSTRUCTIONS = {"Relu": 2, "Quantize": 5, "Clip": 3, "LeakyRelu": 3, "Mul": 3, "Add": 3, "Table": 3,
+# First-order instruction counts (Thumb-2 at -O2), fitted to qemu's counts of the test models and ResNet-8 on the
+# M0, M3 and M4 (within about a third per layer, closer on large layers):
+LOOP_INSTRUCTIONS = 3        # per element of an elementwise loop: load, store, count
+FINISH_INSTRUCTIONS = 6      # per result of a Dense or Conv: its alignment, bias and store
+STEP_INSTRUCTIONS = {"Relu": 1, "Quantize": 3, "Clip": 2, "LeakyRelu": 3, "Mul": 2, "Add": 2, "Table": 2,
                      "Reshape": 0}    # per element, a step applied to each result
-CONV_SEGMENT_INSTRUCTIONS = 12  # per tap of a block of outputs at one position: its address, the loop, the mask
-CONV_BLOCK_INSTRUCTIONS = 8     # per block of outputs at one position: accumulators, the taps' loops
-POOL_TAP_INSTRUCTIONS = 6       # per tap and channel of a pool: address, load, compare or add, loop
+CONV_MAC_INSTRUCTIONS = {"smlad": 0.9, "loop": 3.1, "loop-m0": 5.8, "depthwise": 3.0, "depthwise-m0": 5.0}
+CONV_LOOP_INSTRUCTIONS = {"smlad": 24, "loop": 28, "depthwise": 14}  # per inner loop: its addresses and set-up
+CONV_OUTPUT_INSTRUCTIONS = 12   # per result of a Conv besides its steps: the blocks' accumulators and loops
+POOL_INSTRUCTIONS = (8, 6, 10)  # per tap and channel, per window row and channel, per result
 DIVIDE_INSTRUCTIONS = {True: 20, False: 60}  # an average's exact rounded division: with / without a hardware divide
 GATHER_INSTRUCTIONS = 8         # per element of a Pad, Resize or Transpose: source index, bounds, load, store
 CONCAT_INSTRUCTIONS = 5         # per element of a Concat: load, align, store
-SOFTMAX_INSTRUCTIONS = 24       # per element of a Softmax: max, exponential (twice), multiply, round, clamp
+SOFTMAX_INSTRUCTIONS = (60, 40)  # per row (maximum, sum, reciprocal), per element (exponential twice, round, clamp)
+WIDEN_INSTRUCTIONS = 3          # per input element an SMLAD Conv copies into 16-bit scratch
 CODE_BYTES = {"conv": 600, "pool": 320, "gather": 300, "concat": 200, "softmax": 360}
-NO_HARDWARE_DIVIDE = ("cortex-m0", "cortex-m0plus")
+NO_HARDWARE_DIVIDE = ("cortex-m0", "cortex-m0plus")  # Armv6-M: no divide, and no multiply-accumulate
+ARMV6M_LOOP_SCALE = 1.6         # Armv6-M's simple loops (elementwise, gathers, Concat, Softmax): fewer addressing
+                                # modes and registers, measured on the M0
 
 
 def const_operand(g: Graph, node: Node):
@@ -179,59 +185,78 @@ class CCostModel(CostModel):
     def _build_variants(self, g: Graph, unit: UnitSpec) -> tuple[list[tuple[str, float, int]], int]:
         out = g.tensor(unit.output)
         c_bytes(out.type.width)
-        code = CODE_BYTES_PER_UNIT
         head = g.node(unit.head)
         steps = [g.node(n) for n in unit.nodes[1:]]
-        step_flash = sum(_step_flash(g, n) for n in steps)
         kind = unit_kind(g, head)
-        if kind == "elementwise":
-            if all(g.node(n).op == "Reshape" for n in unit.nodes) and unit.output not in g.outputs:
+        if kind == "elementwise" and all(n.op == "Reshape" for n in [head] + steps):
+            if unit.output not in g.outputs:
                 return [("alias", 0, 0)], 1  # the same codes in the same storage
-            if all(g.node(n).op == "Reshape" for n in unit.nodes):
-                return [("c_copy", 2 * out.size, code)], 1  # into the caller's output buffer
-            if is_step(g, head):   # the loop reads its input and applies the head as its first step
-                steps = [head] + steps
-            per = ELEMENTWISE_INSTRUCTIONS + sum(STEP_INSTRUCTIONS[n.op] for n in steps)
-            return [("c_elementwise", out.size * per, code + sum(_step_flash(g, n) for n in steps))], 1
-        finish = out.size * (ELEMENTWISE_INSTRUCTIONS + sum(STEP_INSTRUCTIONS[n.op] for n in steps))
+            return [("c_copy", 2 * out.size, CODE_BYTES_PER_UNIT)], 1  # into the caller's output buffer
+        if kind == "elementwise" and is_step(g, head):   # the loop reads its input, the head is its first step
+            steps = [head] + steps
+        per_step = sum(STEP_INSTRUCTIONS[n.op] for n in steps)
+        flash = sum(_step_flash(g, n) for n in steps)
+        scale = ARMV6M_LOOP_SCALE if self.cpu.cpu in NO_HARDWARE_DIVIDE else 1.0
         if kind == "dense":
-            return self._dense_variants(g, head, finish, step_flash)
+            return self._dense_variants(g, head, out.size * (FINISH_INSTRUCTIONS + per_step), flash)
         if kind == "conv":
-            return [self._conv_variant(g, head, finish, step_flash)], 1
+            return self._conv_variants(g, head, per_step, flash)
         src = g.tensor(head.inputs[0])
+        if kind == "elementwise":   # a load per input (an Add of two tensors: two)
+            work = out.size * (LOOP_INSTRUCTIONS + len(unit.inputs) - 1 + per_step) * scale
+            return [("c_elementwise", work, CODE_BYTES_PER_UNIT + flash)], 1
+        work = out.size * per_step
         if kind == "pool":
             geo = window_geometry(src.shape, head.attrs)
+            per_tap, per_row, per_out = POOL_INSTRUCTIONS
             taps = int(np.outer(geo["rows"]["reads"], geo["cols"]["reads"]).sum()) * geo["channels"]
-            work = taps * POOL_TAP_INSTRUCTIONS
+            rows = sum(hi - lo for lo, hi in geo["rows"]["ranges"]) * geo["cols"]["n_out"] * geo["channels"]
+            work += taps * per_tap + rows * per_row + out.size * per_out
             if head.op == "AvgPool":
                 work += out.size * DIVIDE_INSTRUCTIONS[self.cpu.cpu not in NO_HARDWARE_DIVIDE]
             tables = sum(2 * ax["n_out"] for ax in (geo["rows"], geo["cols"]) if ax["clipped"])
-            return [("c_pool", work + finish, CODE_BYTES["pool"] + tables + step_flash)], 1
+            return [("c_pool", work, CODE_BYTES["pool"] + tables + flash)], 1
         if kind == "gather":
             maps = sum(len(m) * uint_bytes(m) for m in head.attrs.get("maps", ()))
-            return [("c_gather", out.size * GATHER_INSTRUCTIONS + finish, CODE_BYTES["gather"] + maps + step_flash)], 1
+            work += out.size * GATHER_INSTRUCTIONS
+            return [("c_gather", work * scale, CODE_BYTES["gather"] + maps + flash)], 1
         if kind == "concat":
             consts = sum(g.tensor(t).size * c_bytes(g.tensor(t).type.width) for t in head.inputs
                          if g.tensor(t).is_const)
-            return [("c_concat", out.size * CONCAT_INSTRUCTIONS + finish, CODE_BYTES["concat"] + consts + step_flash)], 1
+            work += out.size * CONCAT_INSTRUCTIONS
+            return [("c_concat", work * scale, CODE_BYTES["concat"] + consts + flash)], 1
         # softmax: its two tables, in the narrowest C types of their entries
         a = head.attrs
+        per_row, per_element = SOFTMAX_INSTRUCTIONS
+        work += out.size // out.shape[-1] * per_row + out.size * per_element
         tables = len(a["exp_table"]) * c_bytes(a["exp_type"].width) + len(a["inv_table"]) * c_bytes(a["inv_type"].width)
-        return [("c_softmax", out.size * SOFTMAX_INSTRUCTIONS + finish, CODE_BYTES["softmax"] + tables + step_flash)], 1
+        return [("c_softmax", work * scale, CODE_BYTES["softmax"] + tables + flash)], 1
 
-    def _conv_variant(self, g: Graph, node: Node, finish: float, step_flash: int) -> tuple[str, float, int]:
-        """The direct convolution: multiply-accumulates at the loop's or SMLAD's rate, plus each block's taps and
-        positions; flash: every block's weights of every tap (a skipped tap's too: its place keeps the addressing
-        plain), the bias, the tap ranges and masks, and the code."""
-        w = g.tensor(node.inputs[1])
-        geo = window_geometry(g.tensor(node.inputs[0]).shape, node.attrs)
+    def _conv_variants(self, g: Graph, node: Node, per_step: int, step_flash: int):
+        """The direct convolution, as the portable loop and (where the CPU has DSP and the operands fit) with SMLAD,
+        the fastest first: SMLAD does two multiply-accumulates per instruction but pads an odd channel count to
+        pairs and widens a narrower input first, which a convolution with few input channels does not repay."""
+        encodings = [conv_encoding(g, node, False)]
+        if self.cpu.dsp and encodings[0] == "loop" and smlad_fits(g, node.name):
+            encodings.append("smlad")
+        variants = sorted((self._conv_variant(g, node, e, per_step, step_flash) for e in encodings),
+                          key=lambda v: (v[1], v[2]))
+        return variants, 1
+
+    def _conv_variant(self, g: Graph, node: Node, encoding: str, per_step: int, step_flash: int):
+        """Multiply-accumulates at the loop's or SMLAD's rate, plus each inner loop's set-up and each result's;
+        flash: every block's weights of every tap (a skipped tap's too: its place keeps the addressing plain), the
+        bias, the tap ranges and masks, and the code."""
+        w, x, out = g.tensor(node.inputs[1]), g.tensor(node.inputs[0]), g.tensor(node.output)
+        geo = window_geometry(x.shape, node.attrs)
         data = np.asarray(w.data).astype(np.int64).reshape(geo["taps"], w.shape[-2], w.shape[-1])
-        encoding = conv_encoding(g, node, self.cpu.dsp)
-        layout = conv_layout(data, node.attrs["groups"], encoding)
-        macs, segments = conv_work(geo, layout)
-        per_mac = self.cpu.dsp_instructions_per_mac if encoding == "smlad" else self.cpu.instructions_per_mac
-        blocks = len(layout["blocks"]) * geo["positions"]
-        instructions = macs * per_mac + segments * CONV_SEGMENT_INSTRUCTIONS + blocks * CONV_BLOCK_INSTRUCTIONS + finish
+        layout = merge_rows(conv_layout(data, node.attrs["groups"], encoding), geo, node.attrs["groups"])
+        macs, loops = conv_work(geo, layout)
+        rate = encoding + ("-m0" if encoding != "smlad" and self.cpu.cpu in NO_HARDWARE_DIVIDE else "")
+        instructions = (macs * CONV_MAC_INSTRUCTIONS[rate] + loops * CONV_LOOP_INSTRUCTIONS[encoding]
+                        + out.size * (CONV_OUTPUT_INSTRUCTIONS + per_step))
+        if encoding == "smlad" and node.inputs[0] in g.hw_inputs():
+            instructions += x.size * WIDEN_INSTRUCTIONS
         weight_bytes = 4 if encoding == "smlad" else c_bytes(w.type.width)
         bias = g.tensor(node.inputs[2]) if len(node.inputs) > 2 else None
         flash = (len(layout["weights"]) * weight_bytes + (bias.size * 4 if bias is not None else 0)

@@ -202,9 +202,19 @@ def conv_layout(w: np.ndarray, groups: int, encoding: str) -> dict:
         for b in blocks:
             b["mask"] = full
     sizes = sorted({b["size"] for b in blocks}, reverse=True)
-    return {"weights": weights, "seg": seg, "blocks": blocks, "taps": taps,
-            "masks": [b["mask"] for b in blocks] if any(b["mask"] != full for b in blocks) else None,
-            "block_sizes": sizes}
+    masks = [b["mask"] for b in blocks] if any(b["mask"] != full for b in blocks) else None
+    return {"weights": weights, "seg": seg, "blocks": blocks, "taps": taps, "masks": masks, "block_sizes": sizes,
+            "pairs": encoding == "smlad", "row_runs": False}
+
+
+def merge_rows(layout: dict, geo: dict, groups: int) -> dict:
+    """Where a window row's taps lie side by side in the input (dilation 1 along it, one group: the taps' channels
+    follow each other) and in the weights (no tap skipped; whole pairs per tap), one inner loop covers the row's
+    taps inside the input: fewer, longer loops."""
+    if groups == 1 and geo["cols"]["d"] == 1 and layout["masks"] is None and layout["blocks"] \
+            and (not layout["pairs"] or geo["channels"] % 2 == 0):
+        layout["row_runs"] = True
+    return layout
 
 
 def _tap_mask(part: np.ndarray) -> int:
@@ -212,13 +222,15 @@ def _tap_mask(part: np.ndarray) -> int:
 
 
 def conv_work(geo: dict, layout: dict) -> tuple[int, int]:
-    """(multiply-accumulates, tap segments) the kernel executes per inference: every block's used taps inside the
-    input, at every output position; SMLAD counts its pairs (two MACs per instruction)."""
+    """(multiply-accumulates, inner loops) the kernel executes per inference: every block's used taps inside the
+    input, at every output position (SMLAD's include the zero that pads an odd channel count to pairs); one inner
+    loop per tap, or per window row where the row's taps are merged."""
     reads = tap_reads(geo)
-    macs = segments = 0
+    rows = sum(hi - lo for lo, hi in geo["rows"]["ranges"]) * geo["cols"]["n_out"]   # (position, row) pairs
+    macs = loops = 0
     for b in layout["blocks"]:
         used = np.array([(b["mask"] >> t) & 1 for t in range(layout["taps"])], dtype=np.int64)
         n = int(used @ reads)
-        segments += n
-        macs += n * layout["seg"] * b["size"]
-    return macs, segments
+        loops += rows if layout["row_runs"] else n
+        macs += n * layout["seg"] * (2 if layout["pairs"] else 1) * b["size"]
+    return macs, loops

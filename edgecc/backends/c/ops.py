@@ -15,7 +15,7 @@ from ...ir.ops import op_def
 from ...ir.ops_spatial import pool_counts
 from ...ir.types import FixedType
 from ...schedule.c import activation_input, const_operand, conv_encoding
-from ...schedule.c_kernel import (BLOCK, blocked, conv_layout, nibbles, packed_pairs, uint_bytes,
+from ...schedule.c_kernel import (BLOCK, blocked, conv_layout, merge_rows, nibbles, packed_pairs, uint_bytes,
                                   window_geometry)
 from ...schedule.plan import UnitPlan
 from .. import OpEmitters
@@ -175,11 +175,12 @@ def conv(u: CUnit, node: Node) -> None:
             "depthwise": encoding == "depthwise", "w_ct": w.type.c_int_type(), **_sums(u, node, cout)}
 
     def kernel(enc: str, ctype: str, tag: str, guard: str) -> dict:
-        layout = conv_layout(codes, groups, enc)
+        layout = merge_rows(conv_layout(codes, groups, enc), geo, groups)
         per_group = 1 if enc == "depthwise" else groups
         blocks = [{"size": size, "count": sum(b["size"] == size for b in layout["blocks"]) // per_group,
                    "accs": [f"a{q}" for q in range(size)]} for size in layout["block_sizes"]]
-        out = {"w": u.const(f"{tag}w", ctype, layout["weights"], guard), "seg": layout["seg"], "blocks": blocks}
+        out = {"w": u.const(f"{tag}w", ctype, layout["weights"], guard), "seg": layout["seg"], "blocks": blocks,
+               "row_runs": layout["row_runs"]}
         if layout["masks"]:
             out["masks"] = u.const(f"{tag}masks", "uint32_t", layout["masks"], guard)
         return out
