@@ -209,10 +209,10 @@ def conv_layout(w: np.ndarray, groups: int, encoding: str) -> dict:
 
 def merge_rows(layout: dict, geo: dict, groups: int) -> dict:
     """Where a window row's taps lie side by side in the input (dilation 1 along it, one group: the taps' channels
-    follow each other) and in the weights (no tap skipped; whole pairs per tap), one inner loop covers the row's
-    taps inside the input: fewer, longer loops."""
-    if groups == 1 and geo["cols"]["d"] == 1 and layout["masks"] is None and layout["blocks"] \
-            and (not layout["pairs"] or geo["channels"] % 2 == 0):
+    follow each other) and in the weights (whole pairs per tap), one inner loop covers the row's taps inside the
+    input: fewer, longer loops. With tap masks, a row whose used taps cover its inside range runs so, and any other
+    goes tap by tap over its used taps."""
+    if groups == 1 and geo["cols"]["d"] == 1 and layout["blocks"] and (not layout["pairs"] or geo["channels"] % 2 == 0):
         layout["row_runs"] = True
     return layout
 
@@ -224,13 +224,20 @@ def _tap_mask(part: np.ndarray) -> int:
 def conv_work(geo: dict, layout: dict) -> tuple[int, int]:
     """(multiply-accumulates, inner loops) the kernel executes per inference: every block's used taps inside the
     input, at every output position (SMLAD's include the zero that pads an odd channel count to pairs); one inner
-    loop per tap, or per window row where the row's taps are merged."""
+    loop per used tap, or per window row where the row's taps are merged (and, with masks, all used)."""
     reads = tap_reads(geo)
-    rows = sum(hi - lo for lo, hi in geo["rows"]["ranges"]) * geo["cols"]["n_out"]   # (position, row) pairs
+    rows, cols = geo["rows"], geo["cols"]
+    kw = cols["k"]
     macs = loops = 0
     for b in layout["blocks"]:
-        used = np.array([(b["mask"] >> t) & 1 for t in range(layout["taps"])], dtype=np.int64)
-        n = int(used @ reads)
-        loops += rows if layout["row_runs"] else n
+        used = [(b["mask"] >> t) & 1 for t in range(layout["taps"])]
+        n = int(np.dot(used, reads))
         macs += n * layout["seg"] * (2 if layout["pairs"] else 1) * b["size"]
+        if not layout["row_runs"]:
+            loops += n
+            continue
+        for kh in range(rows["k"]):
+            row = used[kh * kw:(kh + 1) * kw]
+            per_col = [1 if all(row[lo:hi]) else sum(row[lo:hi]) for lo, hi in cols["ranges"]]
+            loops += rows["reads"][kh] * sum(per_col)
     return macs, loops

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from ...errors import UnsupportedOp
 from ...ir.graph import Graph
 from ...schedule.c import is_step, scratch_name
@@ -83,12 +85,20 @@ def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dic
     # single precision is exact where every input and output value is a normal float and the input saturates
     float_exact = (in_t.type.width <= 24 and out_t.type.width <= 24 and in_t.type.overflow != "WRAP"
                    and abs(in_t.type.frac) <= 100 and abs(out_t.type.frac) <= 100)
+    # the port holds the user's array with its axes in the input quantizer's order (perm): x[src] for each code
+    user_shape = list(g.tensor(g.inputs[0]).shape)
+    perm = list(in_q.attrs.get("perm") or range(len(user_shape)))
+    user_strides = [int(np.prod(user_shape[a + 1:], dtype=np.int64)) for a in range(len(user_shape))]
+    port_axes = ([{"n": user_shape[p], "stride": user_strides[p]} for p in perm]
+                 if perm != sorted(perm) else [{"n": in_t.size, "stride": 1}])
+    wrapper = {"float_exact": float_exact, "user_shape": user_shape,
+               "perm": perm if perm != sorted(perm) else None}
     render(env, "include/model_float.h.j2", os.path.join(out_dir, "include", f"{prefix}_float.h"), **common,
-           float_exact=float_exact)
-    render(env, "src/model_float.c.j2", os.path.join(out_dir, "src", f"{prefix}_float.c"), **common,
+           **wrapper)
+    render(env, "src/model_float.c.j2", os.path.join(out_dir, "src", f"{prefix}_float.c"), **common, **wrapper,
            rounding=in_q.attrs["rounding"], lo=int(in_q.attrs["lo"]), hi=int(in_q.attrs["hi"]),
            wrap=in_t.type.overflow == "WRAP", in_width=in_t.type.width, in_signed=in_t.type.signed,
-           float_exact=float_exact)
+           port_axes=port_axes)
     render(env, "harness/host_main.c.j2", os.path.join(out_dir, "harness", "host_main.c"), **common,
            in_signed=in_t.type.signed, out_signed=out_t.type.signed)
     n_tb = write_test_vectors(g, os.path.join(out_dir, "tb_data"))
