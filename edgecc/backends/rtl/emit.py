@@ -46,6 +46,7 @@ def _build_unit(g: Graph, unit, schedule, emitters, module: str, version: str) -
     uses_adv = stateful or any(r["enable"] == "adv" for r in net.regs)
     return {"name": module, "label": label(unit.name), "microarch": unit.point.microarch, "ports": ports,
             "out_width": bus_width(g, unit.output), "statements": net.statements, "regs": net.regs,
+            "functions": net.functions,
             "packed": net.pack(builder.values, out_t.width), "uses_phase": net.uses_phase,
             "register_output": stateful, "uses_en": uses_en, "uses_adv": uses_adv,
             "clocked": bool(net.regs) or stateful, "phase_width": _phase_width(unit.point.ii_cycles),
