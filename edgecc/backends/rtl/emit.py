@@ -57,14 +57,15 @@ def _lockstep_top(g: Graph, schedule, modules: list[dict], names: Namer) -> dict
     """Instances wired in lock-step, with delay registers where the schedule balances a shorter path."""
     wires = {g.hw_inputs()[0]: "x_reg"}
     instances, delays = [], []
+    chains: dict[str, list[str]] = {}   # tensor -> its value 0, 1, 2, ... beats later (shared by its readers)
 
     def delayed(tensor: str, beats: int) -> str:
-        src = wires[tensor]
-        for _ in range(beats):
-            name = names(f"{src}_d", "wire")
-            delays.append({"name": name, "width": bus_width(g, tensor), "src": src})
-            src = name
-        return src
+        chain = chains.setdefault(tensor, [wires[tensor]])
+        while len(chain) <= beats:
+            name = names(f"{chain[-1]}_d", "wire")
+            delays.append({"name": name, "width": bus_width(g, tensor), "src": chain[-1]})
+            chain.append(name)
+        return chain[beats]
 
     for idx, (unit, m) in enumerate(zip(schedule.units, modules)):
         beats = {e.tensor: e.depth for e in schedule.edges_into(unit.name) if e.buffer == "delay"}

@@ -171,8 +171,11 @@ def dense(b: UnitBuilder, node: Node) -> None:
 @EMITTERS.register("Add", microarchs=("elementwise",))
 def add(b: UnitBuilder, node: Node) -> None:
     a_t, b_t = (b.g.tensor(t).type for t in node.inputs)
-    operands = [b.inputs[t] if t in b.inputs else [const(int(v)) for v in np.ravel(b.g.tensor(t).data)]
-                for t in node.inputs]
+    n = b.g.tensor(node.output).size
+    operands = []
+    for t in node.inputs:   # a constant operand broadcasts: element i reads const.flat[i % size]
+        data = None if t in b.inputs else np.ravel(b.g.tensor(t).data)
+        operands.append(b.inputs[t] if data is None else [const(int(data[i % data.size])) for i in range(n)])
     frac = max(a_t.frac, b_t.frac)
     b.values = [b.net.add(b.net.shifted(u, frac - a_t.frac), b.net.shifted(v, frac - b_t.frac))
                 for u, v in zip(*operands)]
