@@ -41,13 +41,15 @@ def _build_unit(g: Graph, unit, schedule, emitters, module: str, version: str) -
         node = g.node(name)
         emitters.of(node)(builder, node)
     out_t = g.tensor(unit.output).type
+    packed = net.pack(builder.values, out_t.width)
+    net.mark_unread_inputs(packed)
     stateful = unit.point.stages > 0
     uses_en = any(r["enable"] == "en" for r in net.regs)
     uses_adv = stateful or any(r["enable"] == "adv" for r in net.regs)
     return {"name": module, "label": label(unit.name), "microarch": unit.point.microarch, "ports": ports,
             "out_width": bus_width(g, unit.output), "statements": net.statements, "regs": net.regs,
             "functions": net.functions,
-            "packed": net.pack(builder.values, out_t.width), "uses_phase": net.uses_phase,
+            "packed": packed, "uses_phase": net.uses_phase,
             "register_output": stateful, "uses_en": uses_en, "uses_adv": uses_adv,
             "clocked": bool(net.regs) or stateful, "phase_width": _phase_width(unit.point.ii_cycles),
             "stateful": stateful, "version": version}

@@ -240,8 +240,32 @@ class Netlist:
             if index.width > fn["in_width"] else index
         if index.width > fn["in_width"]:
             self.partly_used(index)
+        if bits.width > fn["in_width"]:   # the table reads the index bits below its (zero) sign bit
+            self.partly_used(bits)
         return self._wire("call", (min(entries), max(entries)), hint, bits=fn["width"], fn=fn["name"],
                           a=bits.name, a_width=min(bits.width, fn["in_width"]))
+
+    def mark_unread_inputs(self, packed: list[dict]) -> None:
+        """Input slices nothing reads (a strided window skips the last positions) are kept, marked unused."""
+        read: set[str] = set()
+
+        def walk(v):
+            if isinstance(v, str):
+                read.add(v)
+            elif isinstance(v, dict):
+                for x in v.values():
+                    walk(x)
+            elif isinstance(v, (list, tuple)):
+                for x in v:
+                    walk(x)
+        for stmt in self.statements:
+            walk({k: v for k, v in stmt.items() if k != "name"})
+        for r in self.regs:
+            walk({k: v for k, v in r.items() if k != "name"})
+        walk(packed)
+        for stmt in self.statements:
+            if stmt["kind"] == "slice" and stmt["name"] not in read:
+                stmt["unused_bits"] = True
 
     def div_round(self, a: Sig, d: int, shift: int, rounding: str) -> Sig:
         """round(a * 2**shift / d) exactly, for a positive integer d: a power-of-two divisor is a rounding shift;
