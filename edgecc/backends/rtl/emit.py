@@ -41,12 +41,15 @@ def _build_unit(g: Graph, unit, schedule, emitters, module: str, version: str) -
         node = g.node(name)
         emitters.of(node)(builder, node)
     out_t = g.tensor(unit.output).type
+    packed = net.pack(builder.values, out_t.width)
+    net.mark_unread_inputs(packed)
     stateful = unit.point.stages > 0
     uses_en = any(r["enable"] == "en" for r in net.regs)
     uses_adv = stateful or any(r["enable"] == "adv" for r in net.regs)
     return {"name": module, "label": label(unit.name), "microarch": unit.point.microarch, "ports": ports,
             "out_width": bus_width(g, unit.output), "statements": net.statements, "regs": net.regs,
-            "packed": net.pack(builder.values, out_t.width), "uses_phase": net.uses_phase,
+            "functions": net.functions,
+            "packed": packed, "uses_phase": net.uses_phase,
             "register_output": stateful, "uses_en": uses_en, "uses_adv": uses_adv,
             "clocked": bool(net.regs) or stateful, "phase_width": _phase_width(unit.point.ii_cycles),
             "stateful": stateful, "version": version}
@@ -56,14 +59,15 @@ def _lockstep_top(g: Graph, schedule, modules: list[dict], names: Namer) -> dict
     """Instances wired in lock-step, with delay registers where the schedule balances a shorter path."""
     wires = {g.hw_inputs()[0]: "x_reg"}
     instances, delays = [], []
+    chains: dict[str, list[str]] = {}   # tensor -> its value 0, 1, 2, ... beats later (shared by its readers)
 
     def delayed(tensor: str, beats: int) -> str:
-        src = wires[tensor]
-        for _ in range(beats):
-            name = names(f"{src}_d", "wire")
-            delays.append({"name": name, "width": bus_width(g, tensor), "src": src})
-            src = name
-        return src
+        chain = chains.setdefault(tensor, [wires[tensor]])
+        while len(chain) <= beats:
+            name = names(f"{chain[-1]}_d", "wire")
+            delays.append({"name": name, "width": bus_width(g, tensor), "src": chain[-1]})
+            chain.append(name)
+        return chain[beats]
 
     for idx, (unit, m) in enumerate(zip(schedule.units, modules)):
         beats = {e.tensor: e.depth for e in schedule.edges_into(unit.name) if e.buffer == "delay"}
