@@ -26,7 +26,7 @@ from ..ir.ops import op_def
 from ..ir.graph import Node
 from .c_kernel import (PACKED_BITS, blocked, code_bytes, conv_layout, conv_work, kernel_bytes, merge_rows,
                        packed_pairs, uint_bytes, window_geometry)
-from .cost import Composition, CostModel, UnitSpec
+from .cost import Composition, CostModel, UnitSpec, group_units
 from .memory import Lifetime, plan_arena
 from .plan import MCU_RESOURCES, BufferPlan, Point, frozen_resources
 from .timing import CpuModel, cpu_model
@@ -63,6 +63,7 @@ def const_operand(g: Graph, node: Node):
 
 
 def activation_input(g: Graph, node: Node) -> str:
+    """The input of an Add or Mul by a constant that is not the constant."""
     return next(t for t in node.inputs if not g.tensor(t).is_const)
 
 
@@ -74,30 +75,14 @@ def is_step(g: Graph, node: Node) -> bool:
     return const_operand(g, node) is not None
 
 
-def c_units(g: Graph) -> list[UnitSpec]:
-    """Units in graph order: each computing node takes along the per-element steps that follow it alone (its output
-    feeds exactly one of them and is not a graph output). Behind a Dense or Conv, whose results are told by their
-    output channel, a step's constant must repeat along the channels (one value, or one per channel)."""
-    units, absorbed = [], set()
-    for node in g.compute_nodes():
-        if node.name in absorbed:
-            continue
-        nodes, tail = [node], node
-        channels = g.tensor(node.output).shape[-1] if node.op in ("Dense", "Conv") else None
-        while True:
-            users = g.consumers(tail.output)
-            if len(users) != 1 or tail.output in g.outputs or not is_step(g, users[0]) \
-                    or activation_input(g, users[0]) != tail.output:
-                break
-            c = const_operand(g, users[0])
-            if c is not None and channels is not None and channels % c.size:
-                break
-            tail = users[0]
-            nodes.append(tail)
-            absorbed.add(tail.name)
-        inputs = tuple(t for t in node.inputs if not g.tensor(t).is_const)
-        units.append(UnitSpec(node.name, node.op, tuple(n.name for n in nodes), inputs, nodes[-1].output))
-    return units
+def absorbs_step(g: Graph, head: Node, node: Node) -> bool:
+    """Whether a unit takes along `node`, the one reader of its last result: any per-element step. Behind a Dense
+    or Conv, whose results are told by their output channel, a step's constant must repeat along the channels (one
+    value, or one per channel)."""
+    if not is_step(g, node):
+        return False
+    c = const_operand(g, node)
+    return c is None or head.op not in ("Dense", "Conv") or g.tensor(head.output).shape[-1] % c.size == 0
 
 
 def unit_kind(g: Graph, node: Node) -> str:
@@ -154,7 +139,7 @@ class CCostModel(CostModel):
         return cls(cpu_model(board.cpu), clock_ns, (options or {}).get("pack_weights") or "auto")
 
     def units(self, g: Graph) -> list[UnitSpec]:
-        return c_units(g)
+        return group_units(g, True, absorbs=lambda head, node: absorbs_step(g, head, node))
 
     def max_reuse(self, g: Graph, unit: UnitSpec) -> int:
         return len(self._variants(g, unit)[0])

@@ -3,9 +3,9 @@ of points composes into a design with an exact (RTL) or estimated (HLS) latency 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
-from ..ir.graph import Graph
+from ..ir.graph import Graph, Node
 from .plan import FPGA_RESOURCES, BufferPlan, EdgePlan, Point
 from .timing import FamilyTiming
 
@@ -51,19 +51,24 @@ class Composition:
 FUSING_HEADS = ("Dense", "Add", "Conv")
 
 
-def group_units(g: Graph, fuse_zero_cost: bool, heads: tuple[str, ...] | None = FUSING_HEADS) -> list[UnitSpec]:
+def group_units(g: Graph, fuse_zero_cost: bool, heads: tuple[str, ...] | None = FUSING_HEADS,
+                absorbs: Callable[[Node, Node], bool] | None = None) -> list[UnitSpec]:
     """Units in graph order. With `fuse_zero_cost`, a node whose op is one of `heads` (None: any) takes along the
-    zero-cost nodes that follow it alone (its output feeds exactly one of them and is not a graph output)."""
+    zero-cost nodes that follow it alone (its output feeds exactly one of them and is not a graph output);
+    `absorbs(head, node)`, where given, says instead which such nodes a unit takes along."""
+    if absorbs is None:
+        def absorbs(head: Node, node: Node) -> bool:
+            return (heads is None or head.op in heads) and head.op not in ZERO_COST_OPS and node.op in ZERO_COST_OPS
     units, absorbed = [], set()
     for node in g.compute_nodes():
         if node.name in absorbed:
             continue
         nodes = [node]
-        if fuse_zero_cost and (heads is None or node.op in heads) and node.op not in ZERO_COST_OPS:
+        if fuse_zero_cost:
             tail = node
             while True:
                 users = g.consumers(tail.output)
-                if len(users) != 1 or users[0].op not in ZERO_COST_OPS or tail.output in g.outputs:
+                if len(users) != 1 or tail.output in g.outputs or not absorbs(node, users[0]):
                     break
                 tail = users[0]
                 nodes.append(tail)

@@ -22,7 +22,7 @@ from edgecc.ir.golden import quantize_inputs
 from edgecc.schedule.c import STACK_RESERVE, scratch_name
 from edgecc.schedule.timing import cpu_model
 from helpers import probe_inputs
-from models_cnn import CNN_MODELS, CnnBuilder, cnn1d, float_cnn, resnet8
+from models_cnn import CNN_MODELS, CnnBuilder, float_cnn, resnet8
 
 
 def cnn_extras(seed=11) -> onnx.ModelProto:
@@ -88,6 +88,23 @@ def test_cnn_is_bit_exact_under_qemu(name, board, portable, tmp_path):
     dsp = any(l["microarch"] == "c_smlad" for l in project.report["layers"])
     assert mcu["inner_product"] == ("smlad" if dsp and not portable else "portable")
     assert 0 < mcu["stack_bytes"] < STACK_RESERVE     # nothing on the stack grows with a tensor
+
+
+@pytest.mark.parametrize("board", ["host", "qemu-m0"])
+def test_conv_accumulates_in_int32_where_the_ir_allows_and_in_int64_where_it_must(board, tmp_path):
+    """The float model at 24 bits: its sums of products need more than 32 bits (int64 accumulators, exact, also
+    on the M0 without 64-bit multiply-accumulate); at its default 16 bits they fit int32."""
+    if board != "host":
+        require_arm()
+    for precision, acc in (("fixed<24,10>", "int64_t"), (None, "int32_t")):
+        graph = edgecc.load(float_cnn(), precision=precision)
+        out = tmp_path / str(precision is None)
+        project = edgecc.compile(graph, backend="c", board=board, out=str(out))
+        source = (out / "src" / f"{project.report['top']}.c").read_text()
+        assert f"{acc} a0 = 0" in source and f"{'int32_t' if acc == 'int64_t' else 'int64_t'} a0" not in source
+        result = project.run_result(probe_inputs(graph, 300, seed=2), target="host" if board == "host" else "qemu")
+        result.check()
+        assert result.mismatches == 0
 
 
 def test_smlad_convolutions_run_where_the_cpu_has_dsp_and_repay_it():
@@ -248,11 +265,3 @@ def test_resnet8_does_not_fit_the_micro_bit_and_exits_3(tmp_path):
     assert "estimated RAM" in proc.stderr and "exceeds qemu-m0's 16384" in proc.stderr
     assert not (tmp_path / "out").exists()
 
-
-def test_a_transpose_hoisted_above_a_quantizer_keeps_the_quantizer_type():
-    """IR fix (simplify_layout): cnn1d's NCHW Transpose before Flatten moves above the last Quantize, whose output
-    type must move with it; cnn1d failed to load before ("has no fixed-point type")."""
-    graph = edgecc.load(cnn1d())
-    q = graph.node("q16")
-    assert graph.producer(q.inputs[0]).op == "Transpose"
-    assert str(graph.tensor(q.output).type) == "ufixed<8,4,ROUND,SAT>"
