@@ -206,10 +206,8 @@ class CCostModel(CostModel):
             work += out.size * GATHER_INSTRUCTIONS
             return [("c_gather", work * scale, CODE_BYTES["gather"] + maps + flash)], 1
         if kind == "concat":
-            consts = sum(g.tensor(t).size * c_bytes(g.tensor(t).type.width) for t in head.inputs
-                         if g.tensor(t).is_const)
             work += out.size * CONCAT_INSTRUCTIONS
-            return [("c_concat", work * scale, CODE_BYTES["concat"] + consts + flash)], 1
+            return [("c_concat", work * scale, CODE_BYTES["concat"] + flash)], 1
         # softmax: its two tables, in the narrowest C types of their entries
         a = head.attrs
         per_row, per_element = SOFTMAX_INSTRUCTIONS

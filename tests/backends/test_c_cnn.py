@@ -227,6 +227,33 @@ def test_the_arena_holds_every_buffer_and_no_two_live_together_overlap(name):
         assert arena[scratch_name("conv6")].size >= 2 * 32 * 32 * 3
 
 
+@pytest.mark.parametrize("name", ["cnn_extras", "cnn2d_geometry"])
+def test_a_conv_widening_its_input_writes_only_its_scratch(name, tmp_path):
+    """An SMLAD Conv reading the caller's 8-bit input widens it into its arena scratch, with a zeroed slack element
+    past the end only where a tap's last pair reads there (an odd number of input channels per group)."""
+    import re
+
+    from edgecc.boards import get_board
+    from edgecc.schedule import schedule_graph
+    from edgecc.schedule.c import CCostModel
+
+    graph = _graph(name)
+    project = edgecc.compile(graph, backend="c", board="qemu-m4", out=str(tmp_path / "c"))
+    source = (tmp_path / "c" / "src" / f"{project.report['top']}.c").read_text()
+    s = schedule_graph(graph, CCostModel, get_board("qemu-m4"), graph.config)
+    widened = 0
+    for k, u in enumerate(s.units):
+        if scratch_name(u.name) not in {b.tensor for b in s.buffers} or graph.node(u.head).op != "Conv":
+            continue
+        body = source[source.index(f"void {project.report['top']}_u{k}("):]
+        body = body[:body.index("\n}\n")]
+        written = [int(n) - 1 for n in re.findall(r"i < (\d+)u; i\+\+\) x16\[i\]", body)]
+        written += [int(n) for n in re.findall(r"x16\[(\d+)\] = 0", body)]
+        assert written and 2 * (max(written) + 1) <= s.buffer(scratch_name(u.name)).size
+        widened += 1
+    assert widened
+
+
 def test_resnet8_compiles_in_a_minute_and_is_bit_exact_on_the_host_and_under_qemu_m4(tmp_path):
     require_arm()
     graph = edgecc.load(resnet8())

@@ -209,7 +209,7 @@ def max_pool(u: CUnit, node: Node) -> None:
     geo = window_geometry(x.shape, node.attrs)
     if any(r == (0, 0) for ax in (geo["rows"], geo["cols"]) for r in ax["ranges"]):
         raise UnsupportedOp("a MaxPool window lies entirely in the padding", node.name)
-    u.kind, u.data = "pool", {**_window(u, geo), "op": "max", "init": x.type.min_int, "x_ct": x.type.c_int_type()}
+    u.kind, u.data = "pool", {**_window(u, geo), "op": "max", "init": x.type.min_int}
     u.frac, u.index_bound = x.type.frac, u.g.tensor(node.output).size
     u.holds(x.type.min_int, x.type.max_int)
 
@@ -226,7 +226,7 @@ def avg_pool(u: CUnit, node: Node) -> None:
         raise UnsupportedOp("an AvgPool window lies entirely in the padding", node.name)
     shift = out_t.frac - x.type.frac
     most = int(counts.max())
-    data = {**_window(u, geo), "op": "avg", "init": 0, "x_ct": x.type.c_int_type(), "shift": shift,
+    data = {**_window(u, geo), "op": "avg", "init": 0, "shift": shift,
             "mode": node.attrs["rounding"], "count": most if counts.min() == most else None,
             "include_pad": bool(node.attrs.get("count_include_pad"))}
     u.kind, u.data, u.index_bound = "pool", data, g.tensor(node.output).size
@@ -301,15 +301,13 @@ def concat(u: CUnit, node: Node) -> None:
     axis = node.attrs["axis"]
     outer = int(np.prod(out_t.shape[:axis], dtype=np.int64))
     parts, lo, hi = [], 0, 0
-    for k, t in enumerate(node.inputs):
+    for t in node.inputs:
         tt = g.tensor(t)
         shift = out_t.type.frac - tt.type.frac
-        part = {"block": tt.size // outer, "shift": shift, "ctype": tt.type.c_int_type()}
         if tt.is_const:
-            part["const"] = u.const(f"c{k}", tt.type.c_int_type(), tt.data)
-        else:
-            part["port"] = u.unit.inputs.index(t)
-        parts.append(part)
+            raise UnsupportedOp("the C backend concatenates activations only (a constant input is not supported)",
+                                node.name)
+        parts.append({"block": tt.size // outer, "shift": shift, "port": u.unit.inputs.index(t)})
         lo, hi = min(lo, tt.type.min_int << shift), max(hi, tt.type.max_int << shift)
     u.kind, u.data = "concat", {"outer": outer, "parts": parts}
     u.frac, u.index_bound = out_t.type.frac, out_t.size
@@ -327,7 +325,7 @@ def softmax(u: CUnit, node: Node) -> None:
     n = x.shape[-1]
     exp_t, inv_in, inv_t = a["exp_type"], a["inv_in_type"], a["inv_type"]
     u.kind, u.index_bound = "softmax", x.size
-    u.data = {"rows": x.size // n, "n": n, "x_ct": x.type.c_int_type(), "exp": u.table("exp", a["exp_table"]),
+    u.data = {"rows": x.size // n, "n": n, "exp": u.table("exp", a["exp_table"]),
               "exp_lo": a["exp_lo"], "inv": u.table("inv", a["inv_table"]), "inv_lo": a["inv_lo"],
               "inv_hi": inv_in.max_int, "sum_shift": exp_t.frac - inv_in.frac}
     u.need(x.type.min_int - x.type.max_int, x.type.max_int - x.type.min_int)          # x - max
