@@ -238,7 +238,8 @@ class CCostModel(CostModel):
         rate = encoding + ("-m0" if encoding != "smlad" and self.cpu.cpu in NO_HARDWARE_DIVIDE else "")
         instructions = (macs * CONV_MAC_INSTRUCTIONS[rate] + loops * CONV_LOOP_INSTRUCTIONS[encoding]
                         + out.size * (CONV_OUTPUT_INSTRUCTIONS + per_step))
-        if encoding == "smlad" and node.inputs[0] in g.hw_inputs():
+        if encoding == "smlad" and node.inputs[0] in g.hw_inputs() \
+                and w.shape[-2] % conv_lanes(8 * c_bytes(x.type.width)):   # a copy with room to read past the end
             instructions += x.size * WIDEN_INSTRUCTIONS
         weight_bytes = 4 if encoding == "smlad" else c_bytes(w.type.width)
         bias = g.tensor(node.inputs[2]) if len(node.inputs) > 2 else None
@@ -301,11 +302,13 @@ def _ctype(bits: int, signed: bool) -> str:
 
 def plan_buffers(g: Graph, units: list[UnitSpec], chosen: dict) -> tuple[tuple[BufferPlan, ...], int]:
     """Where each unit's output lives and in which C type: the caller's output buffer, the same storage as its
-    input (a Reshape; or a Quantize/Relu in place), or a place in the arena; the arena from the lifetimes.
+    input (a Reshape; or an elementwise unit in place of an input that dies there), or a place in the arena; the
+    arena from the lifetimes.
 
-    A tensor an SMLAD Dense or Conv reads is stored as int16_t, so that it reads two values with one load; the graph
-    input (the caller's, in its own type) is widened into a scratch buffer by that unit instead. Returns (plans,
-    bytes)."""
+    A tensor an SMLAD unit reads in pairs (`reads_pairs`) is stored as int16_t, so that it reads two values with one
+    load; the graph input (the caller's, in its own type) is widened into a scratch buffer by that unit instead. A
+    Conv reads its input as it is stored otherwise, with room past the end where its loads may reach there (a
+    widened copy where that is the caller's buffer). Returns (plans, bytes)."""
     hw_in, out = g.hw_inputs(), set(g.outputs)
     readers: dict[str, list[int]] = {}
     for step, u in enumerate(units):
@@ -318,9 +321,10 @@ def plan_buffers(g: Graph, units: list[UnitSpec], chosen: dict) -> tuple[tuple[B
         else:
             root.setdefault(u.output, u.output)
     bits = {t: 8 * c_bytes(g.tensor(t).type.width) for t in root}
+    pairs = {u.name for u in units if chosen[u.name].microarch == "c_smlad" and reads_pairs(g, u)}
     for u in units:
         x = g.node(u.head).inputs[0]
-        if chosen[u.name].microarch == "c_smlad" and root[x] not in hw_in and root[x] not in out:
+        if u.name in pairs and root[x] not in hw_in and root[x] not in out:
             bits[root[x]] = max(bits[root[x]], 16)
     for t in root:  # a Reshape's codes are its source's, in its source's type
         bits[t] = bits[root[t]]
@@ -335,16 +339,18 @@ def plan_buffers(g: Graph, units: list[UnitSpec], chosen: dict) -> tuple[tuple[B
     producer_step = {}
     for step, u in enumerate(units):
         micro = chosen[u.name].microarch
-        src = u.inputs[0] if u.inputs else None
         producer_step[u.output] = step
+        # an elementwise unit's result can take the place of an input that dies here (no narrower, as many elements):
+        # element i of every input is read before element i is written
+        src = next((t for t in u.inputs if home.get(root[t]) == "arena" and last_read(t) == step
+                    and g.tensor(u.output).size == g.tensor(t).size and bits[u.output] <= bits[t]), None) \
+            if micro == "c_elementwise" else None
         if u.output in out:
             root[u.output], home[u.output] = u.output, "out"
         elif micro == "alias":
             continue
-        elif micro == "c_elementwise" and len(u.inputs) == 1 and home.get(root[src]) == "arena" \
-                and last_read(src) == step and g.tensor(u.output).size == g.tensor(src).size \
-                and bits[u.output] <= bits[src]:
-            for a, r in list(root.items()):  # in place: element i is read before element i is written
+        elif src is not None:
+            for a, r in list(root.items()):
                 if r == u.output:
                     root[a] = root[src]
         else:
@@ -352,8 +358,8 @@ def plan_buffers(g: Graph, units: list[UnitSpec], chosen: dict) -> tuple[tuple[B
     slack: dict[str, int] = {}      # bytes an SMLAD Conv may read past a tensor's end
     for u in units:
         if chosen[u.name].microarch == "c_smlad":
-            x = root[g.node(u.head).inputs[0]]
-            slack[x] = max(slack.get(x, 0), smlad_overread(g, u))
+            x = g.node(u.head).inputs[0]
+            slack[root[x]] = max(slack.get(root[x], 0), smlad_overread(g, u, bits[x]))
     lifetimes, scratch = [], set()
     for t, r in root.items():
         if r == t and home[t] == "arena":
@@ -362,13 +368,13 @@ def plan_buffers(g: Graph, units: list[UnitSpec], chosen: dict) -> tuple[tuple[B
     for step, u in enumerate(units):
         head = g.node(u.head)
         x = head.inputs[0]
-        # widened here (a Dense one row at a time, a Conv the whole input: its windows overlap), or copied where a
-        # Conv would read past the end of the caller's buffer
-        if chosen[u.name].microarch == "c_smlad" and (bits[x] != 16 or (smlad_overread(g, u)
-                                                                        and home[root[x]] != "arena")):
+        # widened into 16-bit scratch: a Dense's input one row at a time where it is not 16-bit, a Conv's whole input
+        # (its windows overlap) where it would read past the end of the caller's buffer
+        if chosen[u.name].microarch == "c_smlad" and (bits[x] != 16 if u.name in pairs else
+                                                        smlad_overread(g, u, bits[x]) and home[root[x]] != "arena"):
             n = g.tensor(head.inputs[1]).shape[0] if head.op == "Dense" else g.tensor(x).size
             scratch.add(scratch_name(u.name))
-            lifetimes.append(Lifetime(scratch_name(u.name), 2 * (n + n % 2) + smlad_overread(g, u), step, step))
+            lifetimes.append(Lifetime(scratch_name(u.name), 2 * (n + n % 2) + smlad_overread(g, u, 16), step, step))
     offsets, arena = plan_arena(lifetimes)
     by_name = {l.name: l for l in lifetimes}
     plans = []
@@ -388,11 +394,24 @@ def plan_buffers(g: Graph, units: list[UnitSpec], chosen: dict) -> tuple[tuple[B
     return tuple(plans), arena
 
 
-def smlad_overread(g: Graph, unit: UnitSpec) -> int:
-    """Bytes an SMLAD Conv may read past its input's last element: with an odd number of input channels per group,
-    a tap's last pair takes one element beyond its channels (times a zero weight), past the end at the last one."""
+def reads_pairs(g: Graph, unit: UnitSpec) -> bool:
+    """Whether an SMLAD unit reads its input as pairs of 16-bit values: a Dense, and a Conv whose input channels per
+    group do not come in fours (one that does reads 8-bit storage four channels at a time: half the RAM)."""
     head = g.node(unit.head)
-    return 4 if head.op == "Conv" and g.tensor(head.inputs[1]).shape[-2] % 2 else 0
+    return head.op == "Dense" or g.tensor(head.inputs[1]).shape[-2] % 4 != 0
+
+
+def conv_lanes(bits: int) -> int:
+    """Input channels an SMLAD Conv reads with one load: four of 8-bit storage (unpacked in pairs), two of 16-bit."""
+    return 4 if bits == 8 else 2
+
+
+def smlad_overread(g: Graph, unit: UnitSpec, bits: int) -> int:
+    """Bytes an SMLAD Conv may read past its input's last element (stored in `bits`-bit integers): where the input
+    channels per group are not a multiple of its lanes, a tap's last load reaches into the next channels (times
+    zero weights), past the end at the last one."""
+    head = g.node(unit.head)
+    return 4 if head.op == "Conv" and g.tensor(head.inputs[1]).shape[-2] % conv_lanes(bits) else 0
 
 
 def scratch_name(unit: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 MASK_TAPS = 32   # a conv block's used taps are one 32-bit word of bits
+LANES = {"loop": 1, "depthwise": 1, "smlad": 2, "smlad8": 4}  # input channels a conv kernel reads at once
 BLOCK = 4        # outputs computed together: one input load serves four multiply-accumulates
 PACKED_BITS = 4  # weights this narrow can be stored two per byte
 
@@ -169,8 +170,10 @@ def conv_layout(w: np.ndarray, groups: int, encoding: str) -> dict:
     """The weights of a Conv ([taps, C_in / groups, C_out]) in the order its C kernel reads them.
 
     encoding "loop": output channels in blocks of up to BLOCK within a group (the input is read once for the block's
-    outputs), per block every tap's weights, each input channel's `size` weights side by side. "smlad": the same with
-    the input channels in pairs (two 16-bit weights per word, a zero where C_in / groups is odd). "depthwise" (one
+    outputs), per block every tap's weights, each input channel's `size` weights side by side. "smlad" (16-bit
+    inputs): the same with the input channels in pairs (two 16-bit weights per word, zeros where C_in / groups is
+    odd). "smlad8" (8-bit inputs, four to a word, unpacked into the pairs of channels 0, 2 and 1, 3): per four
+    input channels, the `size` words of pairs (w0, w2), then the `size` words of pairs (w1, w3). "depthwise" (one
     input and one output channel per group): blocks of BLOCK neighbouring channels, each with its own input.
     A block skips the taps whose weights are all zero: `masks` (a bit per tap) where some block has such a tap."""
     taps, cin_g, cout = w.shape
@@ -189,14 +192,18 @@ def conv_layout(w: np.ndarray, groups: int, encoding: str) -> dict:
                 size = min(BLOCK, cout_g - c0)
                 part = w[:, :, g * cout_g + c0:g * cout_g + c0 + size]  # [taps, cin_g, size]
                 blocks.append({"size": size, "mask": _tap_mask(part)})
-                if encoding == "smlad":
-                    padded = np.zeros((taps, cin_g + cin_g % 2, size), dtype=np.int64)
+                if encoding in ("smlad", "smlad8"):
+                    lanes = LANES[encoding]
+                    padded = np.zeros((taps, -(-cin_g // lanes) * lanes, size), dtype=np.int64)
                     padded[:, :cin_g] = part
-                    words = (padded[:, 0::2] & 0xFFFF) | ((padded[:, 1::2] & 0xFFFF) << 16)
+                    pairs = [(0, 1)] if lanes == 2 else [(0, 2), (1, 3)]   # the channels of each word's halves
+                    quads = padded.reshape(taps, -1, lanes, size)
+                    words = np.stack([(quads[:, :, lo] & 0xFFFF) | ((quads[:, :, hi] & 0xFFFF) << 16)
+                                      for lo, hi in pairs], axis=2)          # [taps, groups, words, size]
                     weights.extend(int(v) for v in words.ravel())
                 else:
                     weights.extend(int(v) for v in part.ravel())
-        seg = (cin_g + 1) // 2 if encoding == "smlad" else cin_g
+        seg = -(-cin_g // LANES[encoding])
     full = (1 << taps) - 1
     if taps > MASK_TAPS:     # a mask is one 32-bit word: larger kernels compute every tap
         for b in blocks:
@@ -204,7 +211,7 @@ def conv_layout(w: np.ndarray, groups: int, encoding: str) -> dict:
     sizes = sorted({b["size"] for b in blocks}, reverse=True)
     masks = [b["mask"] for b in blocks] if any(b["mask"] != full for b in blocks) else None
     return {"weights": weights, "seg": seg, "blocks": blocks, "taps": taps, "masks": masks, "block_sizes": sizes,
-            "pairs": encoding == "smlad", "row_runs": False}
+            "lanes": LANES[encoding], "row_runs": False}
 
 
 def merge_rows(layout: dict, geo: dict, groups: int) -> dict:
@@ -212,7 +219,7 @@ def merge_rows(layout: dict, geo: dict, groups: int) -> dict:
     follow each other) and in the weights (whole pairs per tap), one inner loop covers the row's taps inside the
     input: fewer, longer loops. With tap masks, a row whose used taps cover its inside range runs so, and any other
     goes tap by tap over its used taps."""
-    if groups == 1 and geo["cols"]["d"] == 1 and layout["blocks"] and (not layout["pairs"] or geo["channels"] % 2 == 0):
+    if groups == 1 and geo["cols"]["d"] == 1 and layout["blocks"] and geo["channels"] % layout["lanes"] == 0:
         layout["row_runs"] = True
     return layout
 
@@ -223,7 +230,7 @@ def _tap_mask(part: np.ndarray) -> int:
 
 def conv_work(geo: dict, layout: dict) -> tuple[int, int]:
     """(multiply-accumulates, inner loops) the kernel executes per inference: every block's used taps inside the
-    input, at every output position (SMLAD's include the zero that pads an odd channel count to pairs); one inner
+    input, at every output position (SMLAD's include the zeros that pad the channels to its lanes); one inner
     loop per used tap, or per window row where the row's taps are merged (and, with masks, all used)."""
     reads = tap_reads(geo)
     rows, cols = geo["rows"], geo["cols"]
@@ -232,7 +239,7 @@ def conv_work(geo: dict, layout: dict) -> tuple[int, int]:
     for b in layout["blocks"]:
         used = [(b["mask"] >> t) & 1 for t in range(layout["taps"])]
         n = int(np.dot(used, reads))
-        macs += n * layout["seg"] * (2 if layout["pairs"] else 1) * b["size"]
+        macs += n * layout["seg"] * layout["lanes"] * b["size"]
         if not layout["row_runs"]:
             loops += n
             continue

@@ -198,8 +198,9 @@ def test_zero_taps_cost_no_instruction(tmp_path):
 
 @pytest.mark.parametrize("name", ["residual_block", "cnn_extras", "resnet8"])
 def test_the_arena_holds_every_buffer_and_no_two_live_together_overlap(name):
-    """Concat's inputs are all live at its step, an SMLAD Conv widening its input has its scratch in the arena, and
-    buffers live at one step never share a byte."""
+    """Concat's inputs are all live at its step, an SMLAD Conv widening its input has its scratch in the arena, one
+    whose input channels come in fours reads 8-bit activations as they are (not widened to 16 bits), and buffers
+    live at one step never share a byte."""
     from edgecc.boards import get_board
     from edgecc.schedule import schedule_graph
     from edgecc.schedule.c import CCostModel
@@ -220,10 +221,14 @@ def test_the_arena_holds_every_buffer_and_no_two_live_together_overlap(name):
                 plan = s.buffer(plan.alias_of)
             if plan.home == "arena":
                 assert plan.first <= step <= plan.last
-        x = graph.node(u.head).inputs[0]
-        if u.point.microarch == "c_smlad" and graph.node(u.head).op == "Conv" and s.buffer(x).ctype != "int16_t":
-            assert scratch_name(u.name) in arena
-    if name == "resnet8":   # the first Conv reads the caller's int8 image: widened into scratch (with slack)
+        head = graph.node(u.head)
+        if u.point.microarch == "c_smlad" and head.op == "Conv":
+            stored = s.buffer(head.inputs[0]).ctype
+            if graph.tensor(head.inputs[1]).shape[-2] % 4 == 0:    # four channels to a load: 8-bit stays 8-bit
+                assert stored in ("int8_t", "uint8_t") or graph.tensor(head.inputs[0]).type.width > 8
+            else:                                                    # pairs: 16-bit storage, or widened scratch
+                assert stored == "int16_t" or scratch_name(u.name) in arena
+    if name == "resnet8":   # the first Conv reads the caller's int8 image (3 channels): widened into scratch
         assert arena[scratch_name("conv6")].size >= 2 * 32 * 32 * 3
 
 
@@ -272,11 +277,11 @@ def test_resnet8_compiles_in_a_minute_and_is_bit_exact_on_the_host_and_under_qem
     macs = sum(edgecc.ir.ops.op_def(n).cost(graph, n).mults for n in graph.compute_nodes())
     estimated = report["latency_cycles"] / cpu_model("cortex-m4").cycles_per_instruction
     print(f"\nresnet8 on qemu-m4: compile {seconds:.1f} s, {mcu['instructions_per_inference']:.0f} instructions per "
-          f"inference ({macs} MACs; estimated {estimated:.0f}), flash {mcu['model_flash_bytes']} (estimated "
+          f"inference ({macs} MACs inside the input; estimated {estimated:.0f}), flash {mcu['model_flash_bytes']} (estimated "
           f"{report['resources']['flash']}), RAM {mcu['model_ram_bytes']} (arena {report['arena_bytes']}), stack "
           f"{mcu['stack_bytes']}", file=sys.stderr)
     assert mcu["inner_product"] == "smlad"
-    assert mcu["instructions_per_inference"] < 1.3 * macs                # SMLAD: two MACs per instruction
+    assert mcu["instructions_per_inference"] < 1.5 * macs   # SMLAD: two MACs an instruction (the loop: over 3)
     assert abs(mcu["instructions_per_inference"] / estimated - 1) < 0.25  # the cost model, first order
     assert abs(mcu["model_flash_bytes"] / report["resources"]["flash"] - 1) < 0.1
     assert mcu["model_ram_bytes"] == report["arena_bytes"] <= report["resources"]["ram"]

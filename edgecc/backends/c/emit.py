@@ -32,7 +32,14 @@ def _storage(schedule, tensor: str, const: bool) -> dict:
 
 
 def _build_unit(g: Graph, unit, schedule, emitters, prefix: str, index: int) -> dict:
-    u = CUnit(g, unit, f"{prefix}_u{index}")
+    inputs = [_storage(schedule, t, True) for t in unit.inputs]
+    output = _storage(schedule, unit.output, False)
+    scratch = None
+    # SMLAD reads 16-bit storage as pairs (an unsigned code below 2^15 has the same bits); where the unit's input is
+    # stored otherwise (or a Conv would read past the caller's buffer), the unit widens it into its scratch first
+    if any(b.tensor == scratch_name(unit.name) for b in schedule.buffers):
+        scratch = {"home": "arena", "offset": schedule.buffer(scratch_name(unit.name)).offset, "const": False}
+    u = CUnit(g, unit, f"{prefix}_u{index}", in_ctypes=[i["ctype"] for i in inputs], widens=scratch is not None)
     if is_step(g, g.node(unit.head)):  # an elementwise loop over its one input
         src = g.tensor(unit.inputs[0])
         u.source(src.type, src.size)
@@ -42,16 +49,11 @@ def _build_unit(g: Graph, unit, schedule, emitters, prefix: str, index: int) -> 
     if unit.point.microarch in ("alias", "c_copy"):
         u.kind = "copy" if unit.point.microarch == "c_copy" else "alias"
     ct = container(u.bits, f"unit {label(unit.name)}", unit.head)
-    inputs = [_storage(schedule, t, True) for t in unit.inputs]
-    output = _storage(schedule, unit.output, False)
-    scratch = None
-    # SMLAD reads 16-bit storage as pairs (an unsigned code below 2^15 has the same bits); where the unit's input is
-    # stored otherwise, the unit widens it into its scratch buffer first
-    if any(b.tensor == scratch_name(unit.name) for b in schedule.buffers):
-        scratch = {"home": "arena", "offset": schedule.buffer(scratch_name(unit.name)).offset, "const": False}
     ct_bits = 32 if ct == "int32_t" else 64
     helpers = sorted({("round", s["mode"], ct_bits) for s in u.steps if s["op"] == "requantize" and s["shift"] > 0}
-                     | ({("divide", u.data["mode"], ct_bits)} if u.data.get("op") == "avg" else set()))
+                     | ({("divide", u.data["mode"], ct_bits)} if u.data.get("op") == "avg" else set())
+                     | ({("smlad8", inputs[0]["ctype"], 0)} if u.data.get("smlad", {}).get("path") == "smlad8"
+                        else set()))
     return {"fn": u.prefix, "label": label(unit.name), "nodes": [label(n) for n in unit.nodes], "kind": u.kind,
             "microarch": unit.point.microarch, "data": u.data, "steps": u.steps, "ct": ct, "ct_bits": ct_bits,
             "inputs": inputs, "output": output, "scratch": scratch, "convert": scratch is not None,

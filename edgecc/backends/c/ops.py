@@ -39,6 +39,8 @@ class CUnit:
     lo: int = 0                          # the scalar's range now: steps that cannot change it are left out
     hi: int = 0
     index_bound: int = 1                 # each result comes with an index k < index_bound (a channel, or its place)
+    in_ctypes: list[str] = field(default_factory=list)  # the C types the inputs are stored in
+    widens: bool = False                 # the unit first widens its input into 16-bit scratch (SMLAD)
 
     def const(self, suffix: str, ctype: str, values, guard: str = "") -> str:
         """A const array in flash; `guard` "SMLAD" or "PORTABLE" keeps it to the build that reads it."""
@@ -170,7 +172,7 @@ def conv(u: CUnit, node: Node) -> None:
     groups = node.attrs["groups"]
     codes = np.asarray(w.data).astype(np.int64).reshape(taps, cin_g, cout)
     dsp = u.unit.point.microarch == "c_smlad"
-    encoding = "smlad" if dsp else conv_encoding(g, node, False)
+    encoding = conv_encoding(g, node, False)
     data = {**_window(u, geo), "in_size": x.size, "c_out": cout, "groups": groups, "cin_g": cin_g, "cout_g": cout // groups,
             "depthwise": encoding == "depthwise", "w_ct": w.type.c_int_type(), **_sums(u, node, cout)}
 
@@ -180,14 +182,15 @@ def conv(u: CUnit, node: Node) -> None:
         blocks = [{"size": size, "count": sum(b["size"] == size for b in layout["blocks"]) // per_group,
                    "accs": [f"a{q}" for q in range(size)]} for size in layout["block_sizes"]]
         out = {"w": u.const(f"{tag}w", ctype, layout["weights"], guard), "seg": layout["seg"], "blocks": blocks,
-               "row_runs": layout["row_runs"]}
+               "row_runs": layout["row_runs"], "path": enc, "lanes": layout["lanes"]}
         if layout["masks"]:
             out["masks"] = u.const(f"{tag}masks", "uint32_t", layout["masks"], guard)
         return out
 
     data["loop"] = kernel("depthwise" if data["depthwise"] else "loop", data["w_ct"], "", "PORTABLE" if dsp else "")
-    if dsp:
-        data["smlad"] = kernel("smlad", "uint32_t", "p", "SMLAD")
+    if dsp:   # 8-bit storage four channels to a load, 16-bit (or the widened copy) two
+        eight = not u.widens and u.in_ctypes[0] in ("int8_t", "uint8_t")
+        data["smlad"] = kernel("smlad8" if eight else "smlad", "uint32_t", "p", "SMLAD")
     u.kind, u.data = "conv", data
 
 
