@@ -95,17 +95,17 @@ def _as_2d(spatial: tuple, attrs: dict) -> tuple:
 
 def stream_view(g: Graph) -> StreamView:
     """The token graph of `g` (cached on the graph: the cost model and the emitter read the same one)."""
-    cached = g.meta.get("_stream_view")
+    cached = getattr(g, "_stream_view", None)
     if cached is not None:
         return cached
     view = _build(g)
-    g.meta["_stream_view"] = view
+    g._stream_view = view
     return view
 
 
 def _build(g: Graph) -> StreamView:
     tg = Graph(g.name)
-    tg.meta = {k: v for k, v in g.meta.items() if not k.startswith("_")}
+    tg.meta = dict(g.meta)
     view = StreamView(tg)
     spatial: dict[str, tuple] = {}     # stream tensors of g -> their (H, W) (or (W,))
 
