@@ -164,11 +164,6 @@ def _window_node(g: Graph, view: StreamView, node: Node, spatial: dict, token_te
     out_sp2 = out_sp if len(out_sp) == 2 else (1,) + out_sp
     taps = int(np.prod(a["kernel"]))
     c = x.shape[-1]
-    if node.op == "AvgPool":
-        counts = pool_counts(in_sp, a)
-        if len(set(int(v) for v in counts)) != 1:
-            raise UnsupportedOp("an AvgPool whose count varies with the position (count_include_pad=0 over "
-                                "padding) is not built by the streaming RTL yet (use --io-type parallel)", node.name)
     fill = x.type.min_int if node.op == "MaxPool" else 0
     win_name = tg.fresh_name(f"{x.name}_win_{node.name}")
     if node.op == "Conv":
@@ -198,8 +193,9 @@ def _window_node(g: Graph, view: StreamView, node: Node, spatial: dict, token_te
         return
     pool = {"kernel": (taps,), "strides": (1,), "dilations": (1,), "pads": (0, 0)}
     attrs = {**a, **pool}
-    if node.op == "AvgPool":
+    if node.op == "AvgPool":   # padding taps hold 0; the divisor of each position (in raster order) is kept
         attrs["count_include_pad"] = True
+        attrs["position_counts"] = tuple(int(v) for v in pool_counts(in_sp, a))
     token_tensor(node.output, (out.shape[-1],), out.type, n_out)    # one position's pool: C codes
     tg.add_node(Node(node.name, node.op, [win_name], [node.output], attrs))
 

@@ -47,11 +47,12 @@ def _build_unit(g: Graph, unit, schedule, emitters, module: str, version: str) -
     stateful = unit.point.stages > 0
     uses_en = any(r["enable"] == "en" for r in net.regs)
     uses_adv = stateful or any(r["enable"] == "adv" for r in net.regs)
+    uses_take = any(r["enable"] == "take" for r in net.regs)   # counts the tokens it takes (streaming only)
     return {"name": module, "label": label(unit.name), "microarch": unit.point.microarch, "ports": ports,
             "out_width": bus_width(g, unit.output), "statements": net.statements, "regs": net.regs,
             "functions": net.functions,
             "packed": packed, "uses_phase": net.uses_phase,
-            "register_output": stateful, "uses_en": uses_en, "uses_adv": uses_adv,
+            "register_output": stateful, "uses_en": uses_en, "uses_adv": uses_adv, "uses_take": uses_take,
             "clocked": bool(net.regs) or stateful, "phase_width": _phase_width(unit.point.ii_cycles),
             "stateful": stateful, "version": version}
 
