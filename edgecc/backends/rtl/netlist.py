@@ -250,6 +250,7 @@ class Netlist:
         reg = Sig(self._name("pos"), 0, n - 1)
         nxt = self._wire("wrap_inc", (0, n - 1), "n", a=reg.name, last=n - 1, width_a=reg.width)
         self.update(reg, nxt, "take")
+        self.regs[-1]["reset"] = True   # starts at the frame's first position
         return reg
 
     def mark_unread_inputs(self, packed: list[dict]) -> None:
