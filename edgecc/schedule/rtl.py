@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from ..ir.graph import Graph
+from ..ir.ops import op_def
 from .adder_graph import plan_of
 from .cost import Composition, CostModel, UnitSpec
 from .plan import EdgePlan, Point, frozen_resources
@@ -52,17 +53,54 @@ def dense_matrix(g: Graph, node) -> tuple[np.ndarray, np.ndarray | None, int]:
 REGISTERED_OPS = ("Add", "Concat", "MaxPool", "AvgPool", "Clip", "LeakyRelu", "Mul", "Table", "Softmax")
 
 
+# A streaming design where the whole-vector one would be this large (multiply-accumulates of its window ops)
+STREAM_AUTO_MACS = 50_000
+
+
 class RtlCostModel(CostModel):
     backend = "rtl"
     fuse_zero_cost = True
     fusing_heads = None   # every computing node registers its result after the zero-cost nodes that follow it
 
+    def __init__(self, timing, clock_ns: float, io_type: str = "auto"):
+        super().__init__(timing, clock_ns)
+        self.io_type = io_type
+        self.view = None
+        self._compositions: dict = {}
+
+    @classmethod
+    def for_board(cls, board, clock_ns: float, options=None) -> "RtlCostModel":
+        from .timing import family_timing
+
+        return cls(family_timing(board.family), clock_ns, (options or {}).get("io_type") or "auto")
+
+    def units(self, g):
+        if self._streams(g):
+            from .rtl_stream import stream_view
+
+            self.view = stream_view(g)
+            return super().units(self.view.tg)
+        return super().units(g)
+
+    def _streams(self, g) -> bool:
+        """Stream pixels (window generators, per-token units) where asked, or where a whole-vector design of the
+        window ops would exceed STREAM_AUTO_MACS multiply-accumulates."""
+        if self.io_type != "auto":
+            return self.io_type == "stream"
+        windows = [n for n in g.compute_nodes() if n.op in ("Conv", "MaxPool", "AvgPool")]
+        return bool(windows) and sum(op_def(n).cost(g, n).mults for n in windows) > STREAM_AUTO_MACS
+
+    def _graph(self, g):
+        return self.view.tg if self.view is not None else g
+
     def max_reuse(self, g, unit):
+        g = self._graph(g)
         if unit.op not in ("Dense", "Conv"):
             return 1
         return max(1, dense_matrix(g, g.node(unit.head))[0].shape[0])  # one multiplier per output at most
 
     def points(self, g: Graph, unit: UnitSpec, reuses):
+        g = self._graph(g)
         node = g.node(unit.head)
         out = g.tensor(unit.output)
         out_bits = out.size * out.type.width
@@ -105,10 +143,31 @@ class RtlCostModel(CostModel):
 
     # ---- composition ------------------------------------------------------------------------------------
     def compose(self, g, units, chosen):
+        if self.view is not None:
+            key = tuple((u.name, chosen[u.name].microarch, chosen[u.name].reuse) for u in units)
+            if key not in self._compositions:
+                self._compositions[key] = _pixel(self.view, units, chosen)
+            return self._compositions[key]
         iis = {chosen[u.name].ii_cycles for u in units if chosen[u.name].stages > 0}
         if len(iis) <= 1:
             return _lockstep(g, units, chosen, max(iis or {1}))
         return _stream(g, units, chosen, max(iis))
+
+
+def _pixel(view, units: list[UnitSpec], chosen: dict[str, Point]) -> Composition:
+    """A streaming design's timing from its cycle-exact model (rtl_stream.pixel_timing)."""
+    from .rtl_stream import pixel_timing, stages_of
+
+    tg = view.tg
+    stages = stages_of(view, units, chosen)
+    timing = pixel_timing(view, stages)
+    edges = tuple(EdgePlan(t, reader, "fifo", depth) for (t, reader), depth in sorted(timing.fifos.items()))
+    start = {u.name: 0 for u in units}
+    ready = {u.name: timing.latency for u in units}
+    ff = sum(depth * _bus_bits(tg, t) for (t, _), depth in timing.fifos.items())
+    ff += sum((w.history - 1 + w.taps) * w.channels * w.width for w in view.windows)
+    ff += sum(x.count * _bus_bits(tg, x.input) for x in view.gathers)
+    return Composition("pixel", timing.latency, timing.period, start, ready, edges, 0, {"ff": ff})
 
 
 def _bus_bits(g: Graph, tensor: str) -> int:

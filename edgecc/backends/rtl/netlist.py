@@ -245,6 +245,14 @@ class Netlist:
         return self._wire("call", (min(entries), max(entries)), hint, bits=fn["width"], fn=fn["name"],
                           a=bits.name, a_width=min(bits.width, fn["in_width"]))
 
+    def counter(self, n: int) -> Sig:
+        """A register counting the tokens the unit takes, 0 .. n-1 and round again (enable `take`)."""
+        reg = Sig(self._name("pos"), 0, n - 1)
+        nxt = self._wire("wrap_inc", (0, n - 1), "n", a=reg.name, last=n - 1, width_a=reg.width)
+        self.update(reg, nxt, "take")
+        self.regs[-1]["reset"] = True   # starts at the frame's first position
+        return reg
+
     def mark_unread_inputs(self, packed: list[dict]) -> None:
         """Input slices nothing reads (a strided window skips the last positions) are kept, marked unused."""
         read: set[str] = set()

@@ -62,13 +62,25 @@ def avg_pool(b: UnitBuilder, node: Node) -> None:
     c = b.g.tensor(node.inputs[0]).shape[-1]
     counts = pool_counts(_spatial(b, node), node.attrs)
     lo, hi = node.attrs.get("lo", out_t.min_int), node.attrs.get("hi", out_t.max_int)
+    shift, mode = out_t.frac - in_t.frac, node.attrs["rounding"]
+    streamed = node.attrs.get("position_counts")   # one window per token: its position's divisor, by a counter
+    choice = None
+    if streamed and len(set(streamed)) > 1:
+        divisors = sorted(set(streamed))
+        position = b.net.counter(len(streamed))
+        choice = b.net.lookup(position, 0, [divisors.index(v) for v in streamed], "k")
+    elif streamed:
+        counts = [streamed[0]]
     out = []
     for p, taps in enumerate(_windows(b, node, b.inputs[node.inputs[0]], None)):
         for ch in range(c):
             leaves = [(1, t[ch]) for t in taps if t[ch] is not None]
             _, total = _tree(b.net, leaves, tree_depth(len(leaves)), 10**6) if len(leaves) > 1 else \
                 (1, b.net.materialize(leaves[0][1]))
-            q = b.net.div_round(total, int(counts[p]), out_t.frac - in_t.frac, node.attrs["rounding"])
+            if choice is None:
+                q = b.net.div_round(total, int(counts[p]), shift, mode)
+            else:
+                q = b.net.select(choice.name, [b.net.div_round(total, d, shift, mode) for d in divisors])
             out.append(b.net.requantize(q, 0, "FLOOR", out_t, lo, hi))
     b.values, b.frac = out, out_t.frac
 
