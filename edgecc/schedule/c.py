@@ -10,8 +10,9 @@ fit (16-bit operands, 32-bit sums), the portable loop otherwise; weights of 4 bi
 where that saves flash (`pack_weights`: auto, the default, packs where the loop is the portable one and falls back
 to packing where SMLAD's 16-bit pairs would not fit the board). A Conv is a direct convolution: for each output
 position, the taps inside the input (padding is skipped by the loop bounds), four output channels at a time over
-the input channels of each tap, SMLAD where it fits as for a Dense; a tap whose weights are all zero for a block of
-outputs is skipped. A Quantize or Relu on its own runs in place over its input where that input dies there and
+the input channels of each tap (a window row's taps as one loop where they lie side by side), SMLAD where it fits
+and repays (reading 8-bit activations four at a time where the channels come in fours); a tap whose weights are
+all zero for a block of outputs is skipped. An elementwise unit runs in place of an input that dies there where
 the result is no wider; a Reshape is the same storage.
 """
 from __future__ import annotations
@@ -21,9 +22,8 @@ import math
 import numpy as np
 
 from ..errors import UnsupportedOp
-from ..ir.graph import Graph
+from ..ir.graph import Graph, Node
 from ..ir.ops import op_def
-from ..ir.graph import Node
 from .c_kernel import (PACKED_BITS, blocked, code_bytes, conv_layout, conv_work, kernel_bytes, merge_rows,
                        packed_pairs, uint_bytes, window_geometry)
 from .cost import Composition, CostModel, UnitSpec, group_units
