@@ -70,6 +70,7 @@ def _hoist(g: Graph) -> bool:
             pads = p.attrs["pads"]
             p.attrs["pads"] = tuple(pads[k] for k in perm) + tuple(pads[rank + k] for k in perm)
         out = t.output
+        g.tensor(out).type = g.tensor(p.output).type  # a Quantize's output type is fixed already: it moves along
         t.inputs, t.outputs = [x.name], [moved]
         p.inputs, p.outputs = [moved], [out]
         g.toposort()
