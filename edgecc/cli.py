@@ -29,7 +29,7 @@ def cmd_compile(a) -> int:
     graph = api.load(a.model, precision=a.precision, config=a.config, trace=dump if a.dump_ir else None)
     project = api.compile(graph, backend=a.backend, out=a.out, board=a.board, clock_ns=a.clock_ns,
                           latency_ns=a.latency_ns, latency_cycles=a.latency_cycles, ii=a.ii,
-                          **({"pack_weights": a.pack_weights} if a.pack_weights else {}))
+                          **{k: getattr(a, k) for k in ("pack_weights", "io_type") if getattr(a, k)})
     r = project.report
     print(f"edgecc: wrote {a.out} ({r['backend']}, {r['board']}): latency {r['latency_cycles']} cycles "
           f"({r['latency_ns']:g} ns), II {r['ii_cycles']}")
@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--pack-weights", choices=["auto", "on", "off"],
                    help="c only: weights of 4 bits or fewer two per byte (auto: where the CPU cost is small, or to "
                         "fit the flash)")
+    c.add_argument("--io-type", choices=["parallel", "stream"],
+                   help="hls only: parallel (arrays, one pipelined top) or stream (hls::stream of pixels, DATAFLOW)")
     c.add_argument("--dump-ir", action="store_true", help="print the IR after the frontend and after each pass")
     c.set_defaults(fn=cmd_compile)
 
