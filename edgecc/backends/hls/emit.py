@@ -166,8 +166,9 @@ class HlsProject:
             if node == OUTPUT_PORT:
                 copies.append("y")
                 continue
-            name = self.buffer(self.names(f"{tensor}_to_{node}", "var"), size, typename, chunk,
-                               self.edge_depths.get((tensor, node)))
+            twice = sum(1 for n, _ in self.readers[tensor] if n == node) > 1  # e.g. Concat(a, b, a)
+            name = self.buffer(self.names(f"{tensor}_to_{node}" + (f"_in{k}" if twice else ""), "var"), size,
+                               typename, chunk, self.edge_depths.get((tensor, node)))
             self.reads[(node, k)] = name
             copies.append(name)
         steps, source = [], self.var[tensor]
