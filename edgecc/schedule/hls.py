@@ -139,7 +139,10 @@ class HlsCostModel(CostModel):
             lut = (0 if wide else mults * x_t.width * w.type.width // 2) + max(0, mults - 1) * acc.width
             dsp = mults if wide else 0
             if not self.stream:
-                res = {"lut": lut, "ff": out.size * acc.width * (1 + depth // 2), "dsp": dsp, "bram": bram}
+                # Dense: as it always was; Conv: every output's accumulator and the multipliers' registers
+                ff = out.size * acc.width * (1 + depth // 2) if node.op == "Dense" else \
+                    out.size * acc.width + mults * (x_t.width + w.type.width)
+                res = {"lut": lut, "ff": ff, "dsp": dsp, "bram": bram}
                 points[reuse] = Point(micro[0], reuse, reuse, depth, depth, frozen_resources(res))
                 continue
             in_pixels = _pixels(g, node.inputs[0]) if node.op == "Conv" else self._beats(g, node)

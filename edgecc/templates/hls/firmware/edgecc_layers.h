@@ -98,6 +98,13 @@ template <class T, int C> struct pixel {
     const T &operator[](int i) const { return data[i]; }
 };
 
+template <class T> struct is_stream {
+    static const bool value = false;
+};
+template <class T> struct is_stream<hls::stream<T> > {
+    static const bool value = true;
+};
+
 // A tensor read or written a pixel at a time, in C order: an array, or a stream of pixels.
 template <class T, int C> struct ArrayReader {
     const T *a;
@@ -595,19 +602,16 @@ Positions:
         kernel(win, valid, &y[p * C_OUT]);
     }
 }
-// ... or from a line buffer filled by the input stream: after each input pixel, the outputs whose windows are
-// complete leave in raster order (none, one, or several at a right or bottom padding).
+// ... or from a line buffer filled by the input stream. One step per input pixel read and per output written:
+// an output leaves as soon as its window is complete (raster order), otherwise the next input pixel comes in.
 template <class G, int C_OUT, class X, class Y, class K>
 void slide(hls::stream<pixel<X, G::C_IN> > &x, hls::stream<pixel<Y, C_OUT> > &y, const K &kernel) {
     LineBuffer<G, X> lines;
-    int oh = 0, ow = 0;
-Pixels:
-    for (int i = 0; i < G::IN_H * G::IN_W; i++) {
+    int read = 0, oh = 0, ow = 0;
+Steps:
+    for (int step = 0; step < G::IN_H * G::IN_W + G::OUT_H * G::OUT_W; step++) {
 #pragma HLS PIPELINE II = K::II
-        lines.push(i / G::IN_W, i % G::IN_W, x.read());
-    Ready:
-        for (int k = 0; k < G::OUT_H * G::OUT_W; k++) {
-            if (oh == G::OUT_H || G::last_needed(oh, ow) > i) break;
+        if (oh < G::OUT_H && G::last_needed(oh, ow) < read) {
             X win[G::TAPS * G::C_IN];
             bool valid[G::TAPS];
             gather<G>(lines, oh, ow, win, valid);
@@ -618,6 +622,9 @@ Pixels:
                 ow = 0;
                 oh++;
             }
+        } else {
+            lines.push(read / G::IN_W, read % G::IN_W, x.read());
+            read++;
         }
     }
 }
@@ -650,6 +657,10 @@ template <class X, class W, class B, class ACC, class Y, class G, int C_OUT, int
           class XS, class YS, class WC, class BC>
 void conv(XS &x, YS &y, const WC *w, const BC *b) {
     EDGECC_LAYER
+    // REUSE uses of each multiplier per output pixel (stream) or per inference (parallel: every position at once)
+    constexpr int AT_ONCE = is_stream<XS>::value ? 1 : G::OUT_H * G::OUT_W;
+    constexpr int N_MULT = (AT_ONCE * G::TAPS * (G::C_IN / GROUPS) * C_OUT + REUSE - 1) / REUSE;
+#pragma HLS ALLOCATION operation instances=mul limit=N_MULT
     const ConvKernel<X, W, B, ACC, Y, G::TAPS, G::C_IN, C_OUT, GROUPS, REUSE, RELU, WC, BC> kernel = {w, b};
     slide<G, C_OUT>(x, y, kernel);
 }
