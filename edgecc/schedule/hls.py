@@ -57,6 +57,13 @@ def _window_lag(g: Graph, node: Node) -> int:
     return index + 1
 
 
+def is_global_pool(g: Graph, node: Node) -> bool:
+    """A pool whose one window is the whole input (GlobalAveragePool, GlobalMaxPool): no padding, one output."""
+    a = node.attrs
+    spatial = g.tensor(node.inputs[0]).shape[:-1]
+    return tuple(a["kernel"]) == tuple(spatial) and not any(a["pads"]) and all(d == 1 for d in a["dilations"])
+
+
 class HlsCostModel(CostModel):
     backend = "hls"
 
@@ -154,8 +161,9 @@ class HlsCostModel(CostModel):
             else:
                 lag = (self._beats(g, node) // _pixels(g, node.output)) * reuse
                 buffer = {}
-            res = add_resources([{"lut": lut, "ff": out.shape[-1] * acc.width * (1 + depth // 2), "dsp": dsp,
-                                  "bram": bram}, buffer])
+            # one output pixel's accumulators and the multipliers' registers
+            res = add_resources([{"lut": lut, "ff": out.shape[-1] * acc.width + mults * (x_t.width + w.type.width),
+                                  "dsp": dsp, "bram": bram}, buffer])
             timing = StreamTiming(lag + depth, interval, depth)
             points[reuse] = Point(micro[1], reuse, interval, depth, lag + depth + interval, res, detail=timing)
         return points
@@ -174,7 +182,8 @@ class HlsCostModel(CostModel):
         if op in ("Mul", "LeakyRelu"):
             return "elementwise", 1, {"lut": self._const_mult_luts(g, node) * out.size, "ff": bits}, None
         if op == "Table":
-            return "rom", 1, {"lut": out.size * self._rom_luts(node.attrs["table"], out.type.width), "ff": bits}, None
+            res = add_resources([self._roms(node.attrs["table"], out.type.width, out.size), {"ff": bits}])
+            return "rom", 1, res, None
         if op == "Softmax":
             latency, res = self._softmax(g, node, copies=out.size // out.shape[-1])
             return "hls_softmax", latency, res, None
@@ -207,11 +216,14 @@ class HlsCostModel(CostModel):
         if op in ("Mul", "LeakyRelu"):
             return process("elementwise", 2, {"lut": self._const_mult_luts(g, node) * c, "ff": pixel_bits})
         if op == "Table":
-            return process("rom", 2, {"lut": c * self._rom_luts(node.attrs["table"], out.type.width),
-                                      "ff": pixel_bits})
+            return process("rom", 2, add_resources([self._roms(node.attrs["table"], out.type.width, c),
+                                                    {"ff": pixel_bits}]))
         if op == "Softmax":
             latency, res = self._softmax(g, node, copies=1)
             return process("hls_softmax", latency, res, depth=latency)
+        if op in ("MaxPool", "AvgPool") and is_global_pool(g, node):
+            latency, res = self._global_pool(g, node)
+            return process("global", in_pixels + latency, res, interval=in_pixels + latency, depth=latency)
         if op in ("MaxPool", "AvgPool"):
             latency, res = self._pool(g, node, c)
             res = add_resources([res, self._storage(self._line_buffer_bits(g, node))])
@@ -247,9 +259,12 @@ class HlsCostModel(CostModel):
         width = x.shape[-2] if len(x.shape) > 1 else 1
         return rows * width * x.shape[-1] * x.type.width
 
-    @staticmethod
-    def _rom_luts(table, width: int) -> int:
-        return math.ceil(len(table) * width / LUT_ROM_BITS)
+    def _roms(self, table, width: int, copies: int) -> dict:
+        """`copies` lookups at once into one table: LUT ROMs when small, else dual-port block RAMs."""
+        bits = len(table) * width
+        if bits <= REGISTER_BITS * 4:
+            return {"lut": copies * math.ceil(bits / LUT_ROM_BITS)}
+        return {"bram": math.ceil(copies / 2) * math.ceil(bits / self.timing.bram_bits)}
 
     @staticmethod
     def _const_mult_luts(g: Graph, node: Node) -> int:
@@ -265,11 +280,11 @@ class HlsCostModel(CostModel):
         n = g.tensor(node.output).shape[-1]
         tree = math.ceil(max(1, tree_depth(n)) / self.levels_per_stage)
         wide = a["exp_type"].width + a["inv_type"].width > self.timing.dsp_min_product_bits
-        roms = n * self._rom_luts(a["exp_table"], a["exp_type"].width) + self._rom_luts(a["inv_table"],
-                                                                                      a["inv_type"].width)
-        res = {"lut": copies * (roms + (0 if wide else n * a["exp_type"].width * a["inv_type"].width // 2)),
+        roms = [self._roms(a["exp_table"], a["exp_type"].width, copies * n),
+                self._roms(a["inv_table"], a["inv_type"].width, copies)]
+        res = {"lut": copies * (0 if wide else n * a["exp_type"].width * a["inv_type"].width // 2),
                "dsp": copies * n if wide else 0, "ff": copies * n * (a["exp_type"].width + a["out_type"].width)}
-        return 2 * tree + 3, res
+        return 2 * tree + 3, dict(add_resources([res, *roms]))
 
     def _pool(self, g: Graph, node: Node, outputs: int) -> tuple[int, dict]:
         """Comparators or adders over each window's taps (and a divider per output of an AvgPool)."""
@@ -282,6 +297,18 @@ class HlsCostModel(CostModel):
             levels += quotient
             lut += outputs * quotient * quotient // 2
         return math.ceil(levels / self.levels_per_stage), {"lut": lut, "ff": outputs * x_t.width}
+
+    def _global_pool(self, g: Graph, node: Node) -> tuple[int, dict]:
+        """Stream: a running max or sum per channel, then (AvgPool) one divider for the channels in turn."""
+        x_t = g.tensor(node.inputs[0]).type
+        c = g.tensor(node.output).shape[-1]
+        bits = x_t.width + tree_depth(_pixels(g, node.inputs[0]))
+        res = {"lut": c * bits, "ff": c * bits}
+        if node.op == "MaxPool":
+            return 1, res
+        quotient = bits + abs(g.tensor(node.output).type.frac - x_t.frac)
+        res["lut"] += quotient * quotient // 2
+        return c + math.ceil(quotient / self.levels_per_stage), res
 
     # ---- composition --------------------------------------------------------------------------------------------
     def compose(self, g, units, chosen):

@@ -27,7 +27,7 @@ INT_ROUNDING = {"FLOOR": "INT_FLOOR", "CEIL": "INT_CEIL", "DOWN": "INT_DOWN", "U
 
 ELEMENTWISE = ("elementwise",)
 MAC = {"Dense": ("hls_dense", "hls_dense_stream"), "Conv": ("hls_conv", "hls_conv_line_buffer")}
-WINDOW = ("window", "line_buffer")
+WINDOW = ("window", "line_buffer", "global")
 
 
 def _io(prj: HlsProject, node: Node) -> dict:
@@ -87,9 +87,17 @@ def conv(prj: HlsProject, node: Node) -> dict:
             "reuse": prj.schedule.layer(node.name).reuse, "relu": node.attrs.get("activation") == "relu"}
 
 
+def _pool(prj: HlsProject, node: Node) -> dict:
+    """A window's geometry, or (the schedule's "global" pools) the pixels a running result reads."""
+    if prj.schedule.layer(node.name).microarch == "global":
+        return {**_io(prj, node), "global": True, "pixels": prj.g.tensor(node.inputs[0]).size // prj.chunk(
+            node.inputs[0])}
+    return {**_io(prj, node), "global": False, "window": prj.window(node)}
+
+
 @EMITTERS.register("MaxPool", microarchs=WINDOW)
 def maxpool(prj: HlsProject, node: Node) -> dict:
-    return {**_io(prj, node), "window": prj.window(node)}
+    return _pool(prj, node)
 
 
 def _bits(v: int) -> int:
@@ -108,7 +116,7 @@ def avgpool(prj: HlsProject, node: Node) -> dict:
     num_bits = _bits(biggest << max(shift, 0))
     den_bits = _bits(2 * (taps << max(-shift, 0)))
     saturate = out_t.overflow != "WRAP"
-    return {**_io(prj, node), "window": prj.window(node), "count_pad": bool(a.get("count_include_pad")),
+    return {**_pool(prj, node), "count_pad": bool(a.get("count_include_pad")),
             "shift": shift, "mode": INT_ROUNDING[a["rounding"]], "saturate": saturate,
             "nw": max(num_bits, den_bits) + 2,
             "lo": int(a.get("lo", out_t.min_int)) if saturate else 0,

@@ -687,9 +687,22 @@ template <class X, class Y, class G, class XS, class YS> void maxpool(XS &x, YS 
     slide<G, G::C_IN>(x, y, MaxKernel<X, Y, G::TAPS, G::C_IN>());
 }
 
-// round(sum of the window's codes * 2^SHIFT / count) with an IR rounding mode, exactly (integer division), then
-// clamped to [LO, HI] or wrapped into Y. count: every tap, or the taps inside the input (COUNT_PAD false).
-// NW holds sum * 2^SHIFT and twice count * 2^-SHIFT.
+// round(sum * 2^SHIFT / count) of a sum of codes with an IR rounding mode, exactly (integer division), then clamped
+// to [LO, HI] or wrapped into Y. NW holds sum * 2^SHIFT and twice count * 2^-SHIFT.
+template <class Y, int SHIFT, int MODE, bool SATURATE, int NW, long long LO, long long HI>
+Y average(ap_int<NW> num, int count) {
+    ap_int<NW> den = count;
+    den <<= (SHIFT < 0 ? -SHIFT : 0);
+    num <<= (SHIFT > 0 ? SHIFT : 0);
+    ap_int<NW> q = divide_round<MODE>(num, den);
+    if (SATURATE) {
+        if (q < LO) q = LO;
+        if (q > HI) q = HI;
+    }
+    return from_bits<Y>(q.to_int64());  // setBits keeps Y's width: a wrap where Y wraps
+}
+
+// The average of each channel over the window: count is every tap, or the taps inside the input (COUNT_PAD false).
 template <class X, class Y, int TAPS, int C, bool COUNT_PAD, int SHIFT, int MODE, bool SATURATE, int NW, long long LO,
           long long HI>
 struct AvgKernel {
@@ -697,20 +710,12 @@ struct AvgKernel {
     void operator()(const X win[TAPS * C], const bool valid[TAPS], Y y[C]) const {
         int count = 0;
         for (int t = 0; t < TAPS; t++) count += valid[t] ? 1 : 0;
-        ap_int<NW> den = COUNT_PAD ? TAPS : count;
-        den <<= (SHIFT < 0 ? -SHIFT : 0);
         for (int c = 0; c < C; c++) {
-            ap_int<NW> num = 0;
+            ap_int<NW> sum = 0;
             for (int t = 0; t < TAPS; t++) {
-                if (valid[t]) num += code(win[t * C + c]);
+                if (valid[t]) sum += code(win[t * C + c]);
             }
-            num <<= (SHIFT > 0 ? SHIFT : 0);
-            ap_int<NW> q = divide_round<MODE>(num, den);
-            if (SATURATE) {
-                if (q < LO) q = LO;
-                if (q > HI) q = HI;
-            }
-            y[c] = from_bits<Y>(q.to_int64());  // setBits keeps Y's width: a wrap where Y wraps
+            y[c] = average<Y, SHIFT, MODE, SATURATE, NW, LO, HI>(sum, COUNT_PAD ? TAPS : count);
         }
     }
 };
@@ -719,6 +724,48 @@ template <class X, class Y, class G, bool COUNT_PAD, int SHIFT, int MODE, bool S
 void avgpool(XS &x, YS &y) {
     EDGECC_LAYER
     slide<G, G::C_IN>(x, y, AvgKernel<X, Y, G::TAPS, G::C_IN, COUNT_PAD, SHIFT, MODE, SATURATE, NW, LO, HI>());
+}
+
+// Global pooling (one window: the whole input, no padding) as running per-channel results over the pixels as they
+// come: no line buffer, one adder or comparator per channel.
+template <class X, class Y, int PIXELS, int C, class XS, class YS> void maxpool_global(XS &x, YS &y) {
+    EDGECC_LAYER
+    auto in = reader<X, C>(x);
+    auto out = writer<Y, C>(y);
+    X best[C];
+Pixels:
+    for (int p = 0; p < PIXELS; p++) {
+#pragma HLS PIPELINE II = 1
+        const pixel<X, C> v = in.read();
+        for (int c = 0; c < C; c++) {
+            if (p == 0 || best[c] < v[c]) best[c] = v[c];
+        }
+    }
+    pixel<Y, C> r;
+    for (int c = 0; c < C; c++) r[c] = best[c];
+    out.write(r);
+}
+template <class X, class Y, int PIXELS, int C, int SHIFT, int MODE, bool SATURATE, int NW, long long LO, long long HI,
+          class XS, class YS>
+void avgpool_global(XS &x, YS &y) {
+    EDGECC_LAYER
+    auto in = reader<X, C>(x);
+    auto out = writer<Y, C>(y);
+    ap_int<NW> sum[C];
+    for (int c = 0; c < C; c++) sum[c] = 0;
+Pixels:
+    for (int p = 0; p < PIXELS; p++) {
+#pragma HLS PIPELINE II = 1
+        const pixel<X, C> v = in.read();
+        for (int c = 0; c < C; c++) sum[c] += code(v[c]);
+    }
+    pixel<Y, C> r;
+Divide:
+    for (int c = 0; c < C; c++) {
+#pragma HLS PIPELINE II = 1
+        r[c] = average<Y, SHIFT, MODE, SATURATE, NW, LO, HI>(sum[c], PIXELS);
+    }
+    out.write(r);
 }
 
 }  // namespace edgecc
