@@ -48,13 +48,13 @@ def grouped_pools(seed=11) -> onnx.ModelProto:
 
 
 def layout_zoo(seed=12) -> onnx.ModelProto:
-    """[N, 3, 6, 5]: two Convs -> Concat(a, c, a) along H (three inputs, one read twice) -> Resize rows x0.5 and
+    """[N, 3, 6, 5]: two Convs (one quantized with CEIL) -> Concat(a, c, a) along H (three inputs, one read twice) -> Resize rows x0.5 and
     columns x1.5 -> Transpose H<->W -> Pad (a channel before, a column after, value 0.5) -> Add a per-channel constant
     -> Mul by a scalar -> LeakyRelu 0.1 (alpha of 24 bits) -> Flatten -> Dense."""
     b = CnnBuilder((3, 6, 5), "layout_zoo", seed)
     x = b.quant("x", 8, 4)
     a = b.quant(b.conv(x, 3, 4, (1, 1)), 8, 4)
-    c = b.quant(b.conv(x, 3, 4, (3, 3), pads=[1, 1, 1, 1]), 7, 3)
+    c = b.quant(b.conv(x, 3, 4, (3, 3), pads=[1, 1, 1, 1]), 7, 3, rounding="CEIL")  # no ap_fixed mode
     h = b.node("Concat", [a, c, a], "cat", axis=2)
     scales = b.const(np.array([1, 1, 0.5, 1.5], dtype=np.float32))
     h = b.node("Resize", [h, "", scales], "resize", mode="nearest", coordinate_transformation_mode="asymmetric",

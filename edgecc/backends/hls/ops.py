@@ -100,6 +100,13 @@ def maxpool(prj: HlsProject, node: Node) -> dict:
     return _pool(prj, node)
 
 
+def _check_64_bits(node: Node, t: FixedType) -> None:
+    """Results the layer library clamps as 64-bit integer codes."""
+    if not (INT64_MIN <= t.min_int and t.max_int <= INT64_MAX):
+        raise UnsupportedOp(f"{node.op} output type {t} is wider than the 64-bit codes the HLS backend clamps",
+                            node.name)
+
+
 def _bits(v: int) -> int:
     """Bits of a two's complement integer that holds -v..v."""
     return abs(int(v)).bit_length() + 1
@@ -116,6 +123,7 @@ def avgpool(prj: HlsProject, node: Node) -> dict:
     num_bits = _bits(biggest << max(shift, 0))
     den_bits = _bits(2 * (taps << max(-shift, 0)))
     saturate = out_t.overflow != "WRAP"
+    _check_64_bits(node, out_t)
     return {**_pool(prj, node), "count_pad": bool(a.get("count_include_pad")),
             "shift": shift, "mode": INT_ROUNDING[a["rounding"]], "saturate": saturate,
             "nw": max(num_bits, den_bits) + 2,
@@ -190,6 +198,7 @@ def softmax(prj: HlsProject, node: Node) -> dict:
     a = node.attrs
     n = prj.g.tensor(node.output).shape[-1]
     exp_t, inv_in, inv_t, out_t = a["exp_type"], a["inv_in_type"], a["inv_type"], a["out_type"]
+    _check_64_bits(node, out_t)
     roms = []
     for name, key, t in (("exp", "exp_table", exp_t), ("inv", "inv_table", inv_t)):
         codes = np.asarray(a[key], dtype=np.int64)

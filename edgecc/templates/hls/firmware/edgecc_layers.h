@@ -21,6 +21,14 @@
 #define EDGECC_LAYER _Pragma("HLS INLINE")
 #endif
 
+// The io_parallel top's feature maps: static in C simulation (a large CNN's maps would not fit the stack; every
+// element is written before it is read, so nothing carries over between calls), plain arrays in synthesis.
+#ifdef __SYNTHESIS__
+#define EDGECC_CSIM_STATIC
+#else
+#define EDGECC_CSIM_STATIC static
+#endif
+
 namespace edgecc {
 
 enum Rounding { ROUND_AP = 0, ROUND_CEIL = 1, ROUND_UP = 2 };
