@@ -25,7 +25,7 @@ class Clip(OpDef):
     def infer(self, g, node):
         t = g.tensor(node.inputs[0]).type
         lo, hi = max(t.min_int, node.attrs["lo"]), min(t.max_int, node.attrs["hi"])
-        return FixedType.covering(min(lo, 0), max(hi, 0), t.frac).with_modes(rounding=t.rounding)
+        return FixedType.covering(min(lo, 0), max(hi, 0), t.frac).with_modes(rounding=t.rounding, overflow="SAT")
 
     def evaluate(self, g, node, args):
         out_t = g.tensor(node.output).type

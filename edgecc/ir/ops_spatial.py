@@ -242,7 +242,8 @@ class AvgPool(OpDef):
         # an average lies between the extreme codes; rounded onto a coarser grid it stays within their roundings
         lo = in_t.min_int << d if d >= 0 else -((-in_t.min_int) >> -d) - 1
         hi = in_t.max_int << d if d >= 0 else (in_t.max_int >> -d) + 1
-        return FixedType.covering(min(lo, 0), max(hi, 0), frac).with_modes(rounding=node.attrs["rounding"])
+        return FixedType.covering(min(lo, 0), max(hi, 0), frac).with_modes(rounding=node.attrs["rounding"],
+                                                                            overflow="SAT")
 
     def cost(self, g, node):
         _, valid = window_indices(_spatial(g, node), node.attrs)

@@ -48,15 +48,18 @@ class Composition:
         return beats * self.ii_cycles if self.kind == "lockstep" else beats
 
 
-def group_units(g: Graph, fuse_zero_cost: bool) -> list[UnitSpec]:
-    """Units in graph order. With `fuse_zero_cost`, a Dense or Add takes along the zero-cost nodes that follow it
-    alone (its output feeds exactly one of them and is not a graph output)."""
+FUSING_HEADS = ("Dense", "Add", "Conv")
+
+
+def group_units(g: Graph, fuse_zero_cost: bool, heads: tuple[str, ...] | None = FUSING_HEADS) -> list[UnitSpec]:
+    """Units in graph order. With `fuse_zero_cost`, a node whose op is one of `heads` (None: any) takes along the
+    zero-cost nodes that follow it alone (its output feeds exactly one of them and is not a graph output)."""
     units, absorbed = [], set()
     for node in g.compute_nodes():
         if node.name in absorbed:
             continue
         nodes = [node]
-        if fuse_zero_cost and node.op in ("Dense", "Add"):
+        if fuse_zero_cost and (heads is None or node.op in heads) and node.op not in ZERO_COST_OPS:
             tail = node
             while True:
                 users = g.consumers(tail.output)
@@ -75,6 +78,7 @@ class CostModel:
 
     backend = ""
     fuse_zero_cost = False
+    fusing_heads: tuple[str, ...] | None = FUSING_HEADS
     resource_keys = FPGA_RESOURCES
     always_check_budget = False   # FPGA estimates are first-order: only a target makes them a hard limit
 
@@ -91,7 +95,7 @@ class CostModel:
         return cls(family_timing(board.family), clock_ns)
 
     def units(self, g: Graph) -> list[UnitSpec]:
-        return group_units(g, self.fuse_zero_cost)
+        return group_units(g, self.fuse_zero_cost, self.fusing_heads)
 
     def max_reuse(self, g: Graph, unit: UnitSpec) -> int:
         """How far the unit can be folded (1: it cannot)."""

@@ -22,7 +22,8 @@ from .cost import Composition, CostModel, UnitSpec
 from .plan import EdgePlan, Point, add_resources, frozen_resources
 from .timing import tree_depth
 
-IO_TYPES = ("parallel", "stream")
+IO_TYPES = ("parallel", "stream", "auto")   # the compile option's choices, the default first
+WINDOW_OPS = ("Conv", "MaxPool", "AvgPool")
 REGISTER_BITS = 1024   # a buffer up to this size stays in registers; a larger one takes block RAM
 LUT_ROM_BITS = 64      # one LUT6 holds 64 bits of a ROM
 MIN_FIFO_DEPTH = 2
@@ -70,6 +71,7 @@ class HlsCostModel(CostModel):
     def __init__(self, timing, clock_ns: float, io_type: str = "parallel"):
         super().__init__(timing, clock_ns)
         self.io_type = io_type
+        self.streaming = io_type == "stream"
 
     @classmethod
     def for_board(cls, board, clock_ns: float, options=None) -> "HlsCostModel":
@@ -79,7 +81,13 @@ class HlsCostModel(CostModel):
 
     @property
     def stream(self) -> bool:
-        return self.io_type == "stream"
+        return self.streaming
+
+    def units(self, g):
+        """Every node is a unit; with io_type auto the design streams where the model has windows (a CNN)."""
+        if self.io_type == "auto":
+            self.streaming = any(n.op in WINDOW_OPS for n in g.compute_nodes())
+        return super().units(g)
 
     # ---- folding ------------------------------------------------------------------------------------------------
     def _macs(self, g: Graph, node: Node) -> int:

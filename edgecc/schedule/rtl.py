@@ -1,7 +1,8 @@
 """The RTL cost model: the units the Verilog is built from, each one's exact stages and II, and how they compose.
 
-A unit is a computing node (Dense, Add) with the zero-cost nodes that follow it alone (Relu, Quantize, Reshape),
-registered at its end; a node of those alone is wiring. A fully parallel Dense is an adder graph with a register
+A unit is a computing node (Dense, Conv, Add, a pool, ...) with the zero-cost nodes that follow it alone (Relu,
+Quantize, Reshape), registered at its end; a node that only moves codes (Pad, Resize, Transpose, Reshape, a lone
+Quantize) is wiring. A Conv is a Dense over every output position's window (`dense_matrix`). A fully parallel Dense is an adder graph with a register
 every `levels_per_stage` adder levels; a folded one (reuse R) has ceil(K / R) multipliers per output that
 accumulate over R cycles.
 
@@ -19,28 +20,94 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..ir.graph import Graph
+from ..ir.ops import op_def
 from .adder_graph import plan_of
 from .cost import Composition, CostModel, UnitSpec
 from .plan import EdgePlan, Point, frozen_resources
 
 
+def dense_matrix(g: Graph, node) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """A Dense or Conv as one integer matrix [K, M] applied at `outer` positions: (matrix, bias codes, outer).
+    A grouped Conv's matrix is block diagonal over the whole window (the zero blocks cost nothing)."""
+    w = g.tensor(node.inputs[1])
+    bias = g.tensor(node.inputs[2]).data if len(node.inputs) > 2 else None
+    x = g.tensor(node.inputs[0])
+    if node.op == "Dense":
+        return np.asarray(w.data), bias, x.size // w.shape[0]
+    groups = node.attrs["groups"]
+    taps = int(np.prod(node.attrs["kernel"]))
+    cin, cout = x.shape[-1], w.shape[-1]
+    cin_g, cout_g = cin // groups, cout // groups
+    blocks = np.asarray(w.data).reshape(taps, cin_g, cout)
+    full = np.zeros((taps, cin, cout), dtype=blocks.dtype)
+    for grp in range(groups):
+        full[:, grp * cin_g:(grp + 1) * cin_g, grp * cout_g:(grp + 1) * cout_g] = \
+            blocks[:, :, grp * cout_g:(grp + 1) * cout_g]
+    return full.reshape(taps * cin, cout), bias, g.tensor(node.output).size // cout
+
+
+# ops a unit computes and registers (one stage); the others move codes only (no logic, no register of their own)
+REGISTERED_OPS = ("Add", "Concat", "MaxPool", "AvgPool", "Clip", "LeakyRelu", "Mul", "Table", "Softmax")
+
+
+# A streaming design where the whole-vector one would be this large (multiply-accumulates of its window ops)
+STREAM_AUTO_MACS = 50_000
+
+
 class RtlCostModel(CostModel):
     backend = "rtl"
     fuse_zero_cost = True
+    fusing_heads = None   # every computing node registers its result after the zero-cost nodes that follow it
+
+    def __init__(self, timing, clock_ns: float, io_type: str = "auto"):
+        super().__init__(timing, clock_ns)
+        self.io_type = io_type
+        self.view = None
+        self._compositions: dict = {}
+
+    @classmethod
+    def for_board(cls, board, clock_ns: float, options=None) -> "RtlCostModel":
+        from .timing import family_timing
+
+        return cls(family_timing(board.family), clock_ns, (options or {}).get("io_type") or "auto")
+
+    def units(self, g):
+        if self._streams(g):
+            from .rtl_stream import stream_view
+
+            self.view = stream_view(g)
+            return super().units(self.view.tg)
+        return super().units(g)
+
+    def _streams(self, g) -> bool:
+        """Stream pixels (window generators, per-token units) where asked, or where a whole-vector design of the
+        window ops would exceed STREAM_AUTO_MACS multiply-accumulates."""
+        if self.io_type != "auto":
+            return self.io_type == "stream"
+        windows = [n for n in g.compute_nodes() if n.op in ("Conv", "MaxPool", "AvgPool")]
+        return bool(windows) and sum(op_def(n).cost(g, n).mults for n in windows) > STREAM_AUTO_MACS
+
+    def _graph(self, g):
+        return self.view.tg if self.view is not None else g
 
     def max_reuse(self, g, unit):
-        if unit.op != "Dense":
+        g = self._graph(g)
+        if unit.op not in ("Dense", "Conv"):
             return 1
-        return max(1, g.tensor(g.node(unit.head).inputs[1]).shape[0])  # one multiplier per output at most
+        return max(1, dense_matrix(g, g.node(unit.head))[0].shape[0])  # one multiplier per output at most
 
     def points(self, g: Graph, unit: UnitSpec, reuses):
+        g = self._graph(g)
         node = g.node(unit.head)
         out = g.tensor(unit.output)
         out_bits = out.size * out.type.width
-        if unit.op == "Add":
-            return {1: Point("elementwise", 1, 1, 1, 1, frozen_resources({"lut": out_bits, "ff": out_bits}))}
-        if unit.op != "Dense":
+        if unit.op in REGISTERED_OPS:
+            lut = out_bits + sum(len(a) * out.type.width for a in (node.attrs.get("table"),) if a)
+            return {1: Point("elementwise", 1, 1, 1, 1, frozen_resources({"lut": lut, "ff": out_bits}))}
+        if unit.op not in ("Dense", "Conv"):
             lut = out_bits if any(g.node(n).op == "Quantize" for n in unit.nodes) else 0
             return {1: Point("wiring", 1, 1, 0, 0, frozen_resources({"lut": lut}))}
         points, cap = {}, self.max_reuse(g, unit)
@@ -52,11 +119,10 @@ class RtlCostModel(CostModel):
 
     def _adder_graph(self, g, node, out_bits) -> Point:
         acc = node.attrs["accumulator_type"]
-        x, w = g.tensor(node.inputs[0]), g.tensor(node.inputs[1])
-        bias = g.tensor(node.inputs[2]).data if len(node.inputs) > 2 else None
-        dplan = plan_of(w.data, bias)
+        x = g.tensor(node.inputs[0])
+        matrix, bias, outer = dense_matrix(g, node)
+        dplan = plan_of(matrix, bias)
         stages = self.timing.stages_for(dplan.depth, self.clock_ns) if dplan.depth else 1
-        outer = x.size // w.shape[0]
         terms = [len(l) + 1 for l in dplan.leaves] * outer
         width = (acc.width + x.type.width) // 2 + 1  # adders widen from the inputs to the accumulator
         k = max(1, -(-dplan.depth // stages)) if dplan.depth else 1
@@ -67,8 +133,8 @@ class RtlCostModel(CostModel):
     def _reuse_mac(self, g, node, reuse, out_bits) -> Point:
         acc = node.attrs["accumulator_type"]
         x, w = g.tensor(node.inputs[0]), g.tensor(node.inputs[1])
-        k, m = w.shape
-        outer = x.size // k
+        matrix, _, outer = dense_matrix(g, node)
+        k, m = matrix.shape
         mults = m * -(-k // reuse) * outer
         wide = x.type.width + w.type.width > self.timing.dsp_min_product_bits
         lut = mults * (acc.width + (0 if wide else x.type.width * w.type.width // 2))
@@ -77,10 +143,31 @@ class RtlCostModel(CostModel):
 
     # ---- composition ------------------------------------------------------------------------------------
     def compose(self, g, units, chosen):
+        if self.view is not None:
+            key = tuple((u.name, chosen[u.name].microarch, chosen[u.name].reuse) for u in units)
+            if key not in self._compositions:
+                self._compositions[key] = _pixel(self.view, units, chosen)
+            return self._compositions[key]
         iis = {chosen[u.name].ii_cycles for u in units if chosen[u.name].stages > 0}
         if len(iis) <= 1:
             return _lockstep(g, units, chosen, max(iis or {1}))
         return _stream(g, units, chosen, max(iis))
+
+
+def _pixel(view, units: list[UnitSpec], chosen: dict[str, Point]) -> Composition:
+    """A streaming design's timing from its cycle-exact model (rtl_stream.pixel_timing)."""
+    from .rtl_stream import pixel_timing, stages_of
+
+    tg = view.tg
+    stages = stages_of(view, units, chosen)
+    timing = pixel_timing(view, stages)
+    edges = tuple(EdgePlan(t, reader, "fifo", depth) for (t, reader), depth in sorted(timing.fifos.items()))
+    start = {u.name: 0 for u in units}
+    ready = {u.name: timing.latency for u in units}
+    ff = sum(depth * _bus_bits(tg, t) for (t, _), depth in timing.fifos.items())
+    ff += sum((w.history - 1 + w.taps) * w.channels * w.width for w in view.windows)
+    ff += sum(x.count * _bus_bits(tg, x.input) for x in view.gathers)
+    return Composition("pixel", timing.latency, timing.period, start, ready, edges, 0, {"ff": ff})
 
 
 def _bus_bits(g: Graph, tensor: str) -> int:

@@ -104,10 +104,15 @@ def run(out_dir: str, report: dict, codes: np.ndarray, out_shape, out_signed: bo
     n = len(flat)
     latency_guess = int(report.get("latency_cycles", 1))
     ii = int(report.get("ii_cycles", 1))
+    # a streaming design takes a frame as several tokens (pixels) and may give several back
+    in_tokens, out_tokens = int(report.get("in_tokens", 1)), int(report.get("out_tokens", 1))
+    tokens = flat.reshape(n * in_tokens, -1)
     with tempfile.TemporaryDirectory(prefix="edgecc-rtl-") as work:
-        cfg = {"inputs": flat.tolist(), "in_width": in_width, "out_width": out_width, "n_out": int(np.prod(out_shape)),
+        cfg = {"inputs": tokens.tolist(), "in_width": in_width, "out_width": out_width,
+               "n_out": int(np.prod(out_shape)) // out_tokens, "out_tokens": n * out_tokens,
                "out_signed": out_signed, "stress": stress, "seed": seed, "hold_out_ready_low": hold_out_ready_low,
-               "cycle_limit": (n + 10) * ii * (8 if stress else 2) + 4 * latency_guess + hold_out_ready_low + 100,
+               "cycle_limit": (n + 10) * ii * (8 if stress else 2) + 4 * latency_guess + hold_out_ready_low + 100
+               + 8 * n * in_tokens,
                "result_path": os.path.join(work, "result.json")}
         with open(os.path.join(work, "config.json"), "w") as f:
             json.dump(cfg, f)
@@ -130,8 +135,9 @@ def run(out_dir: str, report: dict, codes: np.ndarray, out_shape, out_signed: bo
                 if name.endswith((".vcd", ".fst")):
                     shutil.copyfile(os.path.join(work, name), os.path.join(out_dir, "waves", f"{simulator}-{name}"))
     dtype = np.int64 if out_width <= 62 else object  # Python ints: exact at any width
-    outputs = np.array(res["outputs"], dtype=dtype).reshape((len(res["outputs"]),) + tuple(out_shape))
-    ins, since = res["in_cycles"], res["valid_since"]
+    outputs = np.array(res["outputs"], dtype=dtype).reshape((len(res["outputs"]) // out_tokens,) + tuple(out_shape))
+    # a frame: from its first token in to its last token out (out_valid rising for it)
+    ins, since = res["in_cycles"][::in_tokens], res["valid_since"][out_tokens - 1::out_tokens]
     lat = [s - i for s, i in zip(since, ins)]
     gaps = [b - a for a, b in zip(ins, ins[1:])]
     return CycleRun(outputs, min(lat) if lat else 0, max(lat) if lat else 0, min(gaps) if gaps else ii,

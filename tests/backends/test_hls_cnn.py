@@ -22,6 +22,7 @@ from edgecc.ir.ops_spatial import divide_round
 from edgecc.schedule import Targets, schedule_graph
 from edgecc.schedule.hls import HlsCostModel
 from helpers import compile_run_compare, probe_inputs
+from models import qonnx_mlp
 from models_cnn import CNN_MODELS, CnnBuilder, float_cnn, resnet8
 
 IO_TYPES = ("parallel", "stream")
@@ -249,3 +250,9 @@ def test_cli_io_type_reaches_the_report_and_other_backends_refuse_it(tmp_path):
     assert edgecc.Project(str(tmp_path / "o")).report["options"] == {"io_type": "stream"}
     proc = run("compile", model, "-b", "c", "-o", tmp_path / "c", "--io-type", "stream")
     assert proc.returncode == 2 and "io-type" in proc.stderr and not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("model, composition", [(CNN_MODELS["cnn1d"], "dataflow"), (qonnx_mlp, "pipeline")])
+def test_io_type_auto_streams_models_with_windows(model, composition):
+    graph = edgecc.load(model())
+    assert _schedule(graph, "auto").composition == composition

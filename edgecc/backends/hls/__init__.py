@@ -15,7 +15,8 @@ class HlsBackend(Backend):
     run_options: dict[str, str] = {}
     compile_options = {
         "io_type": (IO_TYPES, "parallel (default): arrays, one pipelined top function; stream: hls::stream of "
-                    "pixels, line buffers, one DATAFLOW process per layer"),
+                    "pixels, line buffers, one DATAFLOW process per layer; auto: stream where the model has windows "
+                    "(Conv, pooling)"),
     }
     sim_tools = ("g++",)
 

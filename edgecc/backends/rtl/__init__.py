@@ -19,6 +19,11 @@ class RtlBackend(Backend):
         "hold_out_ready_low": "hold out_ready low for this many cycles first (backpressure)",
     }
 
+    compile_options = {
+        "io_type": (("auto", "parallel", "stream"), "whole vectors on one bus (parallel) or pixels over ready/valid "
+                    "with line buffers (stream); auto streams networks whose windows are large"),
+    }
+
     def emit(self, g, schedule, board, out_dir, version):
         return _emit.emit(g, schedule, board, out_dir, version, self.emitters)
 

@@ -65,6 +65,7 @@ class Netlist:
 
     statements: list[dict] = field(default_factory=list)
     regs: list[dict] = field(default_factory=list)
+    functions: list[dict] = field(default_factory=list)   # lookup tables: name, in_width, width, entries
     uses_phase: bool = False
     count: int = 0
     _by_name: dict = field(default_factory=dict)
@@ -208,6 +209,100 @@ class Netlist:
         w = max(signed_width(fl_lo, up), floor.width)
         return self._wire("round", (fl_lo, up), "o", bits=w, floor=floor.name, a=a.name, msb=a.width - 1,
                           shift=shift, mode=rounding)
+
+    # ---- comparisons, tables, constant division ------------------------------------------------------
+    def max(self, a: Sig, b: Sig) -> Sig:
+        if a.is_const and b.is_const:
+            return const(max(a.lo, b.lo))
+        a, b = self.materialize(a), self.materialize(b)
+        return self._wire("max", (max(a.lo, b.lo), max(a.hi, b.hi)), "x", bits=max(a.width, b.width), a=a.name,
+                          b=b.name)
+
+    def sign_mux(self, sign_of: Sig, negative: Sig, otherwise: Sig) -> Sig:
+        """`negative` where `sign_of` < 0, else `otherwise`."""
+        sign_of = self.materialize(sign_of)
+        lo, hi = min(negative.lo, otherwise.lo), max(negative.hi, otherwise.hi)
+        return self._wire("sign_mux", (lo, hi), "s", s=sign_of.name, msb=sign_of.width - 1, neg=negative.operand(),
+                          pos=otherwise.operand())
+
+    def lookup(self, a: Sig, first: int, entries: list[int], hint: str = "t") -> Sig:
+        """entries[a - first], for every a in [first, first + len(entries) - 1] (a lookup table, one function per
+        distinct table in the module)."""
+        key = tuple(entries)
+        fn = next((f for f in self.functions if f["key"] == key), None)
+        if fn is None:
+            in_width = max(1, (len(entries) - 1).bit_length())
+            fn = {"key": key, "name": f"lut{len(self.functions)}", "in_width": in_width,
+                  "width": signed_width(min(entries), max(entries)), "entries": list(entries)}
+            self.functions.append(fn)
+        index = self.add(a, const(-first)) if first else self.materialize(a)
+        bits = self.bits(index, fn["in_width"] - 1, 0, 0, len(entries) - 1, "i", signed=False) \
+            if index.width > fn["in_width"] else index
+        if index.width > fn["in_width"]:
+            self.partly_used(index)
+        if bits.width > fn["in_width"]:   # the table reads the index bits below its (zero) sign bit
+            self.partly_used(bits)
+        return self._wire("call", (min(entries), max(entries)), hint, bits=fn["width"], fn=fn["name"],
+                          a=bits.name, a_width=min(bits.width, fn["in_width"]))
+
+    def counter(self, n: int) -> Sig:
+        """A register counting the tokens the unit takes, 0 .. n-1 and round again (enable `take`)."""
+        reg = Sig(self._name("pos"), 0, n - 1)
+        nxt = self._wire("wrap_inc", (0, n - 1), "n", a=reg.name, last=n - 1, width_a=reg.width)
+        self.update(reg, nxt, "take")
+        self.regs[-1]["reset"] = True   # starts at the frame's first position
+        return reg
+
+    def mark_unread_inputs(self, packed: list[dict]) -> None:
+        """Input slices nothing reads (a strided window skips the last positions) are kept, marked unused."""
+        read: set[str] = set()
+
+        def walk(v):
+            if isinstance(v, str):
+                read.add(v)
+            elif isinstance(v, dict):
+                for x in v.values():
+                    walk(x)
+            elif isinstance(v, (list, tuple)):
+                for x in v:
+                    walk(x)
+        for stmt in self.statements:
+            walk({k: v for k, v in stmt.items() if k != "name"})
+        for r in self.regs:
+            walk({k: v for k, v in r.items() if k != "name"})
+        walk(packed)
+        for stmt in self.statements:
+            if stmt["kind"] == "slice" and stmt["name"] not in read:
+                stmt["unused_bits"] = True
+
+    def div_round(self, a: Sig, d: int, shift: int, rounding: str) -> Sig:
+        """round(a * 2**shift / d) exactly, for a positive integer d: a power-of-two divisor is a rounding shift;
+        any other a multiplication by ceil(2**k / d) and a shift (exact for every a in range: k is chosen so that
+        the product's error never reaches the next integer), the remainder deciding the rounding as `_round`."""
+        num = self.shifted(a, shift) if shift >= 0 else a
+        den = d << max(-shift, 0)
+        if den & (den - 1) == 0:
+            return self._round(num, den.bit_length() - 1, rounding) if den > 1 else self.materialize(num)
+        base = (num.lo // den) * den                      # a multiple of den at or below every value
+        n0 = self.materialize(self.add(num, const(-base))) if base else self.materialize(num)
+        top = n0.hi
+        k = max(top.bit_length(), 1)
+        while True:
+            m = -(-(1 << k) // den)
+            if top * (m * den - (1 << k)) < (1 << k):
+                break
+            k += 1
+        product = self.mul(n0, const(m))
+        q0 = self.bits(product, product.width - 1, k, 0, top // den, "d", signed=True)
+        self.partly_used(product)
+        rem = self.add(n0, self.mul(q0, const(den)), subtract=True)
+        rem = Sig(rem.name, 0, den - 1, bits=rem.width)
+        floor = self.add(q0, const(base // den)) if base else q0
+        neg = self.materialize(a) if not a.is_const else a
+        up_max = (num.hi + den - 1) // den
+        return self._wire("div_round", (floor.lo, up_max), "q", bits=max(floor.width, signed_width(floor.lo, up_max)),
+                          floor=floor.name, rem=rem.name, rem_width=rem.width, den=den, neg=neg.name,
+                          neg_msb=neg.width - 1, mode=rounding)
 
     def pack(self, values: list[Sig], width: int) -> list[dict]:
         """Plain data for `{...}` concatenation of the values as `width`-bit fields, the first value lowest."""

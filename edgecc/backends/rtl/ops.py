@@ -9,6 +9,7 @@ import numpy as np
 from ...ir.graph import Graph, Node
 from ...ir.types import FixedType
 from ...schedule.plan import UnitPlan
+from ...schedule.rtl import dense_matrix
 from ...schedule.timing import tree_depth
 from .. import OpEmitters
 from .netlist import Netlist, Sig, const
@@ -57,12 +58,25 @@ def _tree(net: Netlist, leaves: list[tuple[int, Sig]], depth: int, k: int, start
     return sign, net.materialize(root)
 
 
+@dataclass
+class _Matrix:
+    """A Dense or Conv seen as one weight matrix [K, M] (codes in `data`) of the weights' type."""
+
+    data: np.ndarray
+    type: FixedType
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+
 def _dense_parts(g: Graph, node: Node):
     x_t = g.tensor(node.inputs[0]).type
-    w = g.tensor(node.inputs[1])
+    w_t = g.tensor(node.inputs[1]).type
+    matrix, _, _ = dense_matrix(g, node)
     b = g.tensor(node.inputs[2]) if len(node.inputs) > 2 else None
     acc_t: FixedType = node.attrs["accumulator_type"]
-    return x_t, w, b, acc_t, acc_t.frac - (x_t.frac + w.type.frac)
+    return x_t, _Matrix(matrix, w_t), b, acc_t, acc_t.frac - (x_t.frac + w_t.frac)
 
 
 def _adder_graph(b: UnitBuilder, node: Node, x: list[Sig]) -> list[Sig]:
@@ -157,8 +171,11 @@ def dense(b: UnitBuilder, node: Node) -> None:
 @EMITTERS.register("Add", microarchs=("elementwise",))
 def add(b: UnitBuilder, node: Node) -> None:
     a_t, b_t = (b.g.tensor(t).type for t in node.inputs)
-    operands = [b.inputs[t] if t in b.inputs else [const(int(v)) for v in np.ravel(b.g.tensor(t).data)]
-                for t in node.inputs]
+    n = b.g.tensor(node.output).size
+    operands = []
+    for t in node.inputs:   # a constant operand broadcasts: element i reads const.flat[i % size]
+        data = None if t in b.inputs else np.ravel(b.g.tensor(t).data)
+        operands.append(b.inputs[t] if data is None else [const(int(data[i % data.size])) for i in range(n)])
     frac = max(a_t.frac, b_t.frac)
     b.values = [b.net.add(b.net.shifted(u, frac - a_t.frac), b.net.shifted(v, frac - b_t.frac))
                 for u, v in zip(*operands)]
@@ -181,3 +198,7 @@ def quantize(b: UnitBuilder, node: Node) -> None:
 @EMITTERS.register("Reshape", microarchs=("wiring",))
 def reshape(b: UnitBuilder, node: Node) -> None:
     """The same codes in the same order: no logic."""
+
+
+# the CNN ops: windows, pools, layout, per-element arithmetic, tables
+from . import ops_spatial  # noqa: E402,F401

@@ -23,7 +23,7 @@ def run(g: Graph, config) -> bool:
     changed = True
     any_change = False
     while changed:
-        changed = _cancel_pairs(g) or _hoist(g) or _absorb_input(g) or _fold_into_dense(g)
+        changed = _cancel_pairs(g) or _hoist(g) or _sink(g) or _absorb_input(g) or _fold_into_dense(g)
         any_change |= changed
     g.prune()
     return any_change
@@ -51,28 +51,81 @@ def _cancel_pairs(g: Graph) -> bool:
 UNARY_LAYOUT_FREE = ("Relu", "Quantize", "Clip", "LeakyRelu", "Table", "Pad")
 
 
-def _hoist(g: Graph) -> bool:
-    """x -> P -> T becomes x -> T -> P for a per-element op P (its only reader T): the Transpose moves towards
-    the input, where it is absorbed (a Pad's pads move with the axes)."""
+def _movable(g: Graph, p) -> bool:
     boundary = {id(n) for n in g.input_quantizers()}
+    return p is not None and p.op in UNARY_LAYOUT_FREE and id(p) not in boundary
+
+
+def _reaches_input(g: Graph, tensor: str) -> bool:
+    """Whether only per-element ops lie between the design's input port and `tensor`."""
+    while tensor not in g.hw_inputs():
+        p = g.producer(tensor)
+        if not _movable(g, p) or _only_user(g, p.output) is None:
+            return False
+        tensor = p.inputs[0]
+    return True
+
+
+def _reaches_flatten(g: Graph, tensor: str) -> bool:
+    """Whether only per-element ops lie between `tensor` and a flattening Reshape into a Dense."""
+    while True:
+        u = _only_user(g, tensor)
+        if u is None:
+            return False
+        if u.op == "Reshape":
+            return len(g.tensor(u.output).shape) == 1
+        if not _movable(g, u):
+            return False
+        tensor = u.output
+
+
+def _swap(g: Graph, p, t) -> None:
+    """x -> P -> T (T a Transpose, P per-element) becomes x -> T -> P, P's output keeping its type."""
+    perm = tuple(t.attrs["perm"])
+    x = g.tensor(p.inputs[0])
+    moved = g.fresh_name(f"{x.name}_t")
+    g.add_tensor(Tensor(moved, tuple(x.shape[k] for k in perm), x.type))
+    if p.op == "Pad":
+        rank = len(perm)
+        pads = p.attrs["pads"]
+        p.attrs["pads"] = tuple(pads[k] for k in perm) + tuple(pads[rank + k] for k in perm)
+    out = t.output
+    g.tensors[out] = Tensor(out, g.tensor(out).shape, g.tensor(p.output).type)   # a quantizer's type stays
+    t.inputs, t.outputs = [x.name], [moved]
+    p.inputs, p.outputs = [moved], [out]
+    g.toposort()
+    g.prune()
+
+
+def _hoist(g: Graph) -> bool:
+    """A Transpose moves up through per-element ops where that brings it to the input port (absorbed there)."""
     for t in g.nodes:
-        if t.op != "Transpose":
+        p = g.producer(t.inputs[0]) if t.op == "Transpose" else None
+        if _movable(g, p) and _only_user(g, p.output) is t and _reaches_input(g, t.inputs[0]):
+            _swap(g, p, t)
+            return True
+    return False
+
+
+def _sink(g: Graph) -> bool:
+    """A Transpose moves down through per-element ops where that brings it to a flattening Reshape into a Dense
+    (folded into the weights there): x -> T -> P becomes x -> P' -> T."""
+    for t in g.nodes:
+        u = _only_user(g, t.output) if t.op == "Transpose" else None
+        if not _movable(g, u) or not _reaches_flatten(g, t.output):
             continue
-        p = g.producer(t.inputs[0])
-        if p is None or p.op not in UNARY_LAYOUT_FREE or id(p) in boundary or _only_user(g, p.output) is not t:
-            continue
-        perm = tuple(t.attrs["perm"])
-        x = g.tensor(p.inputs[0])
-        moved = g.fresh_name(f"{x.name}_t")
-        g.add_tensor(Tensor(moved, tuple(x.shape[k] for k in perm), x.type))
-        if p.op == "Pad":
-            rank = len(perm)
-            pads = p.attrs["pads"]
-            p.attrs["pads"] = tuple(pads[k] for k in perm) + tuple(pads[rank + k] for k in perm)
-        out = t.output
-        g.tensor(out).type = g.tensor(p.output).type  # a Quantize's output type is fixed already: it moves along
-        t.inputs, t.outputs = [x.name], [moved]
-        p.inputs, p.outputs = [moved], [out]
+        inverse = tuple(int(i) for i in np.argsort(t.attrs["perm"]))
+        x = g.tensor(t.inputs[0])
+        if u.op == "Pad":   # P' pads the untransposed axes
+            rank = len(inverse)
+            pads = u.attrs["pads"]
+            u.attrs["pads"] = tuple(pads[k] for k in inverse) + tuple(pads[rank + k] for k in inverse)
+        mid = g.fresh_name(f"{u.output}_t")
+        out = g.tensor(u.output)
+        g.add_tensor(Tensor(mid, tuple(out.shape[k] for k in inverse), out.type))
+        final = u.output
+        u.inputs, u.outputs = [x.name], [mid]
+        t.inputs, t.outputs = [mid], [final]
         g.toposort()
         g.prune()
         return True
