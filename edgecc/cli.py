@@ -167,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="c only: weights of 4 bits or fewer two per byte (auto: where the CPU cost is small, or to "
                         "fit the flash)")
     c.add_argument("--io-type", choices=["auto", "parallel", "stream"],
-                   help="rtl: whole vectors on one bus or pixels over ready/valid with line buffers (auto: by size)")
+                   help="rtl: whole vectors on one bus or pixels over ready/valid with line buffers (auto: by size); "
+                        "hls: arrays in one pipelined top (parallel, the default) or hls::stream of pixels with "
+                        "DATAFLOW (stream; auto: stream where the model has windows)")
     c.add_argument("--dump-ir", action="store_true", help="print the IR after the frontend and after each pass")
     c.set_defaults(fn=cmd_compile)
 

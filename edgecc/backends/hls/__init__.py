@@ -1,7 +1,7 @@
 """HLS backend: a Vitis HLS project (firmware, testbench, TCL build script), checked by g++ C simulation."""
 from __future__ import annotations
 
-from ...schedule.hls import HlsCostModel
+from ...schedule.hls import IO_TYPES, HlsCostModel
 from .. import Backend, register
 from . import emit as _emit
 from .ops import EMITTERS
@@ -13,6 +13,11 @@ class HlsBackend(Backend):
     cost_model = HlsCostModel
     emitters = EMITTERS
     run_options: dict[str, str] = {}
+    compile_options = {
+        "io_type": (IO_TYPES, "parallel (default): arrays, one pipelined top function; stream: hls::stream of "
+                    "pixels, line buffers, one DATAFLOW process per layer; auto: stream where the model has windows "
+                    "(Conv, pooling)"),
+    }
     sim_tools = ("g++",)
 
     def emit(self, g, schedule, board, out_dir, version):
