@@ -109,9 +109,9 @@ def residual_block(seed=4) -> onnx.ModelProto:
     return b.model(y, [5])
 
 
-def table_activations(seed=5) -> onnx.ModelProto:
+def table_activations(seed=5, softmax=True) -> onnx.ModelProto:
     """[N, 2, 6, 6]: Conv -> Quant -> Sigmoid -> Quant -> Conv -> Quant -> Tanh -> Quant -> Flatten -> Dense ->
-    Quant -> Softmax -> Quant."""
+    Quant (-> Softmax -> Quant)."""
     b = CnnBuilder((2, 6, 6), "table_activations", seed)
     h = b.quant("x", 8, 4)
     h = b.quant(b.conv(h, 2, 3, (3, 3)), 8, 3)
@@ -119,7 +119,8 @@ def table_activations(seed=5) -> onnx.ModelProto:
     h = b.quant(b.conv(h, 3, 4, (3, 3), strides=[2, 2]), 8, 4)
     h = b.quant(b.node("Tanh", [h], "tanh"), 8, 6)
     h = b.quant(b.flatten_dense(h, 4 * 1 * 1, 6), 10, 5)
-    h = b.quant(b.node("Softmax", [h], "softmax", axis=-1), 9, 8, signed=False)
+    if softmax:
+        h = b.quant(b.node("Softmax", [h], "softmax", axis=-1), 9, 8, signed=False)
     return b.model(h, [6])
 
 

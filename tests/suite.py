@@ -10,6 +10,7 @@ from onnx import helper, numpy_helper
 
 import edgecc
 from edgecc.config import CompileConfig, LayerConfig
+from models_cnn import CNN_MODELS, float_cnn, table_activations
 from models import (QonnxBuilder, float_mlp, qdq_mlp, qonnx_float_bias_mlp, qonnx_mlp, qonnx_ops_model,
                     qonnx_two_branches)
 
@@ -65,6 +66,12 @@ def models() -> dict:
     out["qonnx_residual"] = (residual_mlp(), "qonnx")
     out["qonnx_ops"] = (qonnx_ops_model(), "qonnx")
     out["qonnx_two_branches"] = (qonnx_two_branches(), "qonnx")
+    # CNNs: every one is exact against qonnx but the softmax, which is exact against the integer algorithm the IR
+    # defines (edgecc/ir/ops_pointwise.py) and within one output step of qonnx's float softmax
+    out.update({f"cnn_{k}": (make(), "qonnx_softmax" if k == "table_activations" else "qonnx")
+                for k, make in CNN_MODELS.items()})
+    out["cnn_table_activations_no_softmax"] = (table_activations(softmax=False), "qonnx")
+    out["cnn_float"] = (float_cnn(), "float")
     return out
 
 
@@ -92,7 +99,12 @@ def cases() -> dict[str, Case]:
     """Every model of `models()` as it is, plus the variants that select other micro-architectures and compositions:
     every layer folded to one II (lock-step), one folded layer feeding a fully parallel one and a folded branch
     joining a parallel one (streams, FIFOs), a fast clock, float constants kept exact, a wrapping input."""
-    out = {name: Case(model) for name, (model, _) in models().items()}
+    out = {name: Case(model, compile={"io_type": "parallel"} if name.startswith("cnn_") else {})
+           for name, (model, _) in models().items()}
+    # the streaming form of the CNNs (HLS io_stream; RTL pixels over ready/valid with window generators)
+    for name in ("cnn_cnn1d", "cnn_cnn2d_geometry", "cnn_depthwise_separable", "cnn_residual_block",
+                 "cnn_table_activations", "cnn_float"):
+        out[f"{name}_stream"] = Case(out[name].model, compile={"io_type": "stream"})
     out["ii4"] = Case(qonnx_mlp(seed=21), compile={"ii": 4})
     out["stream_folded_then_parallel"] = Case(qonnx_mlp(sizes=(16, 12, 6), seed=3, layer_names=["fc1", "fc2"]),
                                               load={"config": _reuse(fc1=4)})

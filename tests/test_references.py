@@ -101,3 +101,27 @@ def test_precision_overflow_mode_csim_matches_golden(overflow, tmp_path, gxx):
     assert graph.tensor(graph.hw_inputs()[0]).type.overflow == overflow
     x = np.random.default_rng(10).uniform(-20, 20, size=(600, 10))  # up to 5 times beyond the input range
     compile_run_compare(graph, x, tmp_path)
+
+
+@pytest.mark.parametrize("case", sorted(k for k, v in SUITE.items() if v[1] == "qonnx_softmax"))
+def test_integer_softmax_is_within_one_step_of_qonnx(case):
+    """Softmax is the IR's integer algorithm (exp table, sum, reciprocal table): every output within one output
+    step of qonnx's float softmax quantized, most of them equal (the same model without its softmax is exact)."""
+    model = SUITE[case][0]
+    graph = edgecc.load(model)
+    x = probe_inputs(graph, N, seed=3)
+    diff = np.abs(graph.golden(x).astype(np.int64) - qonnx_reference(model, x).astype(np.int64))
+    assert diff.max() <= 1
+    assert np.mean(diff == 0) > 0.9
+
+
+@pytest.mark.parametrize("softmax", [False, True])
+def test_resnet8_golden_matches_qonnx(softmax):
+    """The MLPerf Tiny ResNet-8 topology on ten images: exact without the softmax, within one step with it."""
+    from models_cnn import resnet8
+
+    model = resnet8(softmax=softmax)
+    graph = edgecc.load(model)
+    x = probe_inputs(graph, 10, seed=4)
+    diff = np.abs(graph.golden(x).astype(np.int64) - qonnx_reference(model, x).astype(np.int64))
+    assert diff.max() <= (1 if softmax else 0)

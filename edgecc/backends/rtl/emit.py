@@ -28,7 +28,7 @@ def _phase_width(ii: int) -> int:
 
 def _build_unit(g: Graph, unit, schedule, emitters, module: str, version: str) -> dict:
     """One unit's datapath module as plain data for layer.v.j2."""
-    net = Netlist()
+    net = Netlist(phase_width=_phase_width(unit.point.ii_cycles))
     ports, inputs = [], {}
     for p, t in enumerate(dict.fromkeys(unit.inputs)):
         port = f"in{p}"

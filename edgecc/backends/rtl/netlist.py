@@ -59,6 +59,9 @@ def const(value: int) -> Sig:
     return Sig(None, int(value), int(value))
 
 
+CASE_FROM = 4   # a select with more options than this is a case statement
+
+
 @dataclass
 class Netlist:
     """The statements and registers of one module; names are generated, never taken from the model."""
@@ -67,6 +70,7 @@ class Netlist:
     regs: list[dict] = field(default_factory=list)
     functions: list[dict] = field(default_factory=list)   # lookup tables: name, in_width, width, entries
     uses_phase: bool = False
+    phase_width: int = 1     # the width of the unit's phase input (set by the emitter from its II)
     count: int = 0
     _by_name: dict = field(default_factory=dict)
 
@@ -129,15 +133,21 @@ class Netlist:
             self.partly_used(a)
         return self._wire("relu", (0, max(a.hi, 0)), "r", a=a.name, msb=a.width - 1, low=w)
 
-    def select(self, sel: str, options: list[Sig], default: Sig | None = None) -> Sig:
-        """options[k] when sel == k, else default (or 0)."""
+    def select(self, sel: str | Sig, options: list[Sig], default: Sig | None = None) -> Sig:
+        """options[k] when sel == k, else default (or 0); sel is the unit's phase ("phase") or a non-negative wire.
+        A few options are a chain of conditionals; more are a case statement, which simulators decode as a tree
+        and synthesis as one parallel multiplexer (a chain of hundreds costs Verilator a comparison each)."""
         default = default or const(0)
         lo = min([o.lo for o in options] + [default.lo])
         hi = max([o.hi for o in options] + [default.hi])
-        if sel == "phase":
+        if isinstance(sel, Sig):
+            name, sel_width = sel.name, sel.width
+        else:
+            name, sel_width = sel, self.phase_width
             self.uses_phase = True
-        return self._wire("select", (lo, hi), "u", sel=sel, options=[o.operand() for o in options],
-                          default=default.operand())
+        kind = "select_case" if len(options) > CASE_FROM else "select"
+        return self._wire(kind, (lo, hi), "u", sel=name, sel_width=sel_width,
+                          options=[o.operand() for o in options], default=default.operand())
 
     def materialize(self, a: Sig) -> Sig:
         """A wire for an expression (a constant or a shifted wire), so its bits can be selected."""

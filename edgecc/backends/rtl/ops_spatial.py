@@ -80,7 +80,7 @@ def avg_pool(b: UnitBuilder, node: Node) -> None:
             if choice is None:
                 q = b.net.div_round(total, int(counts[p]), shift, mode)
             else:
-                q = b.net.select(choice.name, [b.net.div_round(total, d, shift, mode) for d in divisors])
+                q = b.net.select(choice, [b.net.div_round(total, d, shift, mode) for d in divisors])
             out.append(b.net.requantize(q, 0, "FLOOR", out_t, lo, hi))
     b.values, b.frac = out, out_t.frac
 
