@@ -103,16 +103,17 @@ def test_precision_overflow_mode_csim_matches_golden(overflow, tmp_path, gxx):
     compile_run_compare(graph, x, tmp_path)
 
 
-@pytest.mark.parametrize("case", sorted(k for k, v in SUITE.items() if v[1] == "qonnx_softmax"))
-def test_integer_softmax_is_within_one_step_of_qonnx(case):
-    """Softmax is the IR's integer algorithm (exp table, sum, reciprocal table): every output within one output
-    step of qonnx's float softmax quantized, most of them equal (the same model without its softmax is exact)."""
+@pytest.mark.parametrize("case", sorted(k for k, v in SUITE.items() if v[1] == "qonnx_step"))
+def test_golden_is_within_one_step_of_qonnx_where_the_graph_leaves_the_arithmetic_open(case):
+    """Softmax is the IR's integer algorithm (exp table, sum, reciprocal table), an unquantized average over three
+    taps is rounded onto a grid: every output within one output step of qonnx's float, nearly all of them equal
+    (the same table model without its softmax is exact: cnn_table_activations_no_softmax)."""
     model = SUITE[case][0]
     graph = edgecc.load(model)
     x = probe_inputs(graph, N, seed=3)
     diff = np.abs(graph.golden(x).astype(np.int64) - qonnx_reference(model, x).astype(np.int64))
     assert diff.max() <= 1
-    assert np.mean(diff == 0) > 0.9
+    assert np.mean(diff == 0) > 0.95
 
 
 @pytest.mark.parametrize("softmax", [False, True])

@@ -23,69 +23,12 @@ from edgecc.schedule import Targets, schedule_graph
 from edgecc.schedule.hls import HlsCostModel
 from helpers import compile_run_compare, probe_inputs
 from models import qonnx_mlp
-from models_cnn import CNN_MODELS, CnnBuilder, float_cnn, resnet8
+from models_cnn import CNN_MODELS, GEOMETRY_MODELS, float_cnn, resnet8
 
 IO_TYPES = ("parallel", "stream")
 
 
-# ---- models for geometry the suite's CNNs leave out -----------------------------------------------------------
-def _finish(b: CnnBuilder, h: str, n_in: int, n_out: int = 3) -> onnx.ModelProto:
-    return b.model(b.quant(b.flatten_dense(h, n_in, n_out), 12, 4), [n_out])
-
-
-def grouped_pools(seed=11) -> onnx.ModelProto:
-    """[N, 4, 9, 10]: Conv groups 2 (4->6) k(3,2) s(2,1) d(2,1), pads (2,0,1,3) -> Quant -> MaxPool k(2,3) s(1,2)
-    d(2,1) padded -> AveragePool 3x3 s2 padded, count_include_pad -> Quant rounding UP -> Softmax over channels (six
-    positions: six rows) -> Quant -> Flatten -> Dense."""
-    b = CnnBuilder((4, 9, 10), "grouped_pools", seed)
-    h = b.quant("x", 8, 4)
-    h = b.quant(b.conv(h, 4, 6, (3, 2), group=2, strides=[2, 1], dilations=[2, 1], pads=[2, 0, 1, 3]), 8, 3)
-    h = b.node("MaxPool", [h], "maxp", kernel_shape=[2, 3], strides=[1, 2], dilations=[2, 1], pads=[1, 1, 0, 1])
-    h = b.node("AveragePool", [h], "avg", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 0, 1, 2],
-               count_include_pad=1)
-    h = b.quant(h, 9, 5, rounding="UP")
-    h = b.quant(b.node("Softmax", [h], "sm", axis=1), 8, 7, signed=False)
-    return _finish(b, h, 6 * 2 * 3)
-
-
-def layout_zoo(seed=12) -> onnx.ModelProto:
-    """[N, 3, 6, 5]: two Convs (one quantized with CEIL) -> Concat(a, c, a) along H (three inputs, one read twice) -> Resize rows x0.5 and
-    columns x1.5 -> Transpose H<->W -> Pad (a channel before, a column after, value 0.5) -> Add a per-channel constant
-    -> Mul by a scalar -> LeakyRelu 0.1 (alpha of 24 bits) -> Flatten -> Dense."""
-    b = CnnBuilder((3, 6, 5), "layout_zoo", seed)
-    x = b.quant("x", 8, 4)
-    a = b.quant(b.conv(x, 3, 4, (1, 1)), 8, 4)
-    c = b.quant(b.conv(x, 3, 4, (3, 3), pads=[1, 1, 1, 1]), 7, 3, rounding="CEIL")  # no ap_fixed mode
-    h = b.node("Concat", [a, c, a], "cat", axis=2)
-    scales = b.const(np.array([1, 1, 0.5, 1.5], dtype=np.float32))
-    h = b.node("Resize", [h, "", scales], "resize", mode="nearest", coordinate_transformation_mode="asymmetric",
-               nearest_mode="floor")
-    h = b.node("Transpose", [h], "swap", perm=[0, 1, 3, 2])
-    pads = b.const(np.zeros(1))
-    b.inits[-1] = onnx.numpy_helper.from_array(np.array([0, 1, 0, 0, 0, 0, 0, 1], dtype=np.int64), pads)
-    h = b.node("Pad", [h, pads, b.const(np.float32(0.5))], "pad")
-    h = b.quant(b.node("Add", [h, b.const(np.array([0.25, -0.5, 1.0, 0.0, 0.125]).reshape(5, 1, 1))], "addc"), 9, 4)
-    h = b.quant(b.node("Mul", [h, b.const(np.float32(-0.75))], "mulc"), 9, 4)
-    h = b.quant(b.node("LeakyRelu", [h], "leaky", alpha=0.1), 10, 5)
-    return _finish(b, h, 5 * 7 * 10)
-
-
-def conv1d_geometry(seed=13) -> onnx.ModelProto:
-    """[N, 3, 17]: Conv1d groups 3 (3->6) k3 s3 d2 pads (2, 4) -> Quant -> AveragePool k4 s3 pads (1, 2) without
-    count_include_pad -> Quant FLOOR -> MaxPool k2 pad (0, 1) -> GlobalAveragePool with no quantizer (its own
-    wrapping type) -> Flatten -> Dense."""
-    b = CnnBuilder((3, 17), "conv1d_geometry", seed)
-    h = b.quant("x", 8, 4)
-    h = b.quant(b.conv(h, 3, 6, (3,), group=3, strides=[3], dilations=[2], pads=[2, 4]), 8, 3)
-    h = b.quant(b.node("AveragePool", [h], "avg", kernel_shape=[4], strides=[3], pads=[1, 2]), 8, 4,
-                rounding="FLOOR")
-    h = b.node("MaxPool", [h], "maxp", kernel_shape=[2], strides=[1], pads=[0, 1])
-    h = b.node("GlobalAveragePool", [h], "gap")
-    return _finish(b, h, 6)
-
-
-MODELS = {**CNN_MODELS, "float_cnn": float_cnn, "grouped_pools": grouped_pools, "layout_zoo": layout_zoo,
-          "conv1d_geometry": conv1d_geometry}
+MODELS = {**CNN_MODELS, **GEOMETRY_MODELS, "float_cnn": float_cnn}
 
 
 @pytest.fixture(scope="module")
