@@ -18,6 +18,7 @@ class LayerConfig:
     weight_type: FixedType | None = None
     bias_type: FixedType | None = None
     table_input: FixedType | None = None   # a lookup-table activation's input type (its size is 2**width)
+    table_type: FixedType | None = None    # a Softmax's exponential and reciprocal table entries
 
 
 @dataclass
@@ -36,7 +37,7 @@ class CompileConfig:
                                if v is not None} for k, c in sorted(self.layers.items())}}
 
 
-_LAYER_KEYS = {"reuse_factor", "result", "weight", "bias", "table_input"}
+_LAYER_KEYS = {"reuse_factor", "result", "weight", "bias", "table_input", "table"}
 
 
 def _precision(text) -> FixedType:
@@ -46,7 +47,7 @@ def _precision(text) -> FixedType:
 
 def load_config(path: str | None = None, precision: str | None = None) -> CompileConfig:
     """Read --precision and --config YAML: {precision, input, layers: {NAME: {reuse_factor, result, weight, bias,
-    table_input}}}."""
+    table_input, table}}}."""
     cfg = CompileConfig()
     doc = {}
     if path:
@@ -78,5 +79,5 @@ def load_config(path: str | None = None, precision: str | None = None) -> Compil
             raise ModelError(f"config layer {name!r}: reuse_factor must be an integer >= 1")
         cfg.layers[str(name)] = LayerConfig(
             reuse, *(_precision(entry[k]) if entry.get(k) else None
-                     for k in ("result", "weight", "bias", "table_input")))
+                     for k in ("result", "weight", "bias", "table_input", "table")))
     return cfg

@@ -10,6 +10,7 @@ from onnx import helper, numpy_helper
 
 import edgecc
 from edgecc.config import CompileConfig, LayerConfig
+from edgecc.ir.types import parse_type
 from models_cnn import CNN_MODELS, GEOMETRY_MODELS, float_cnn, table_activations
 from models import (QonnxBuilder, float_mlp, qdq_mlp, qonnx_float_bias_mlp, qonnx_mlp, qonnx_ops_model,
                     qonnx_two_branches)
@@ -78,6 +79,15 @@ def models() -> dict:
     return out
 
 
+# table_activations' tables sized and typed by the config (the layers by the names edgecc gives them): a 64-entry
+# sigmoid, a tanh whose input is quantized FLOOR to 9 bits, a softmax with 12-bit exponential and reciprocal tables
+TABLE_CONFIG = CompileConfig(layers={
+    "sig8": LayerConfig(table_input=parse_type("fixed<6,3,ROUND,SAT>")),
+    "tanh16": LayerConfig(table_input=parse_type("fixed<9,3,FLOOR,SAT>")),
+    "softmax25": LayerConfig(table_input=parse_type("fixed<8,4,ROUND,SAT>"),
+                             table_type=parse_type("ufixed<12,1,ROUND,SAT>"))})
+
+
 def _reuse(**layers: int) -> CompileConfig:
     return CompileConfig(layers={name: LayerConfig(reuse_factor=r) for name, r in layers.items()})
 
@@ -89,6 +99,10 @@ class Case:
     model: onnx.ModelProto
     load: dict = field(default_factory=dict)
     compile: dict = field(default_factory=dict)   # FPGA options (board, ii): the C backend runs on its own board
+    fpga_only: bool = False   # a variant in FPGA compile options only: on a CPU it is the case it varies
+
+    def runs_on(self, backend) -> bool:
+        return not self.fpga_only or backend.board_kind == "fpga"
 
     def graph(self):
         return edgecc.load(self.model, **self.load)
@@ -107,13 +121,15 @@ def cases() -> dict[str, Case]:
     # the streaming form of the CNNs (HLS io_stream; RTL pixels over ready/valid with window generators)
     for name in ("cnn_cnn1d", "cnn_cnn2d_geometry", "cnn_depthwise_separable", "cnn_residual_block",
                  "cnn_table_activations", "cnn_float"):
-        out[f"{name}_stream"] = Case(out[name].model, compile={"io_type": "stream"})
+        out[f"{name}_stream"] = Case(out[name].model, compile={"io_type": "stream"}, fpga_only=True)
+    out["cnn_table_config"] = Case(out["cnn_table_activations"].model, load={"config": TABLE_CONFIG},
+                                   compile={"io_type": "parallel"})
     out["ii4"] = Case(qonnx_mlp(seed=21), compile={"ii": 4})
     out["stream_folded_then_parallel"] = Case(qonnx_mlp(sizes=(16, 12, 6), seed=3, layer_names=["fc1", "fc2"]),
                                               load={"config": _reuse(fc1=4)})
     out["stream_residual_fifo"] = Case(residual_mlp(), load={"config": _reuse(fc2=4)})
     out["stream_branches"] = Case(qonnx_two_branches(), load={"config": _reuse(fb1=2, fb2=3)})
-    out["residual_fast_clock"] = Case(residual_mlp(), compile={"board": "vu13p"})
+    out["residual_fast_clock"] = Case(residual_mlp(), compile={"board": "vu13p"}, fpga_only=True)
     out["float_bias_exact"] = Case(qonnx_float_bias_mlp())
     out["float_wrap_input"] = Case(float_mlp(seed=6), load={"precision": "fixed<8,3,FLOOR,WRAP>"})
     out["hostile_names"] = Case(qonnx_mlp(sizes=(8, 6, 3), seed=12, layer_names=[HOSTILE, "0" + HOSTILE]))

@@ -6,6 +6,7 @@ e.g. a quantized activation), the table reads it directly, and where a quantizer
 that quantizer applied to the function's float64 value: the same answer the reference executor gives, up to its
 own float rounding. Otherwise the input is first quantized to the layer's `table_input` type (config; default
 fixed<10,4>: 1024 entries over [-8, 8), as hls4ml's default table) and the output is the layer's result type.
+A Softmax's exponential and reciprocal tables hold entries of the layer's `table` type (default ufixed<18,1>).
 """
 from __future__ import annotations
 
@@ -13,14 +14,13 @@ import math
 
 import numpy as np
 
-from ..errors import UnsupportedOp
+from ..errors import ModelError, UnsupportedOp
 from .graph import Graph, Node, Tensor
 from .types import FixedType
 
 MAX_TABLE_INPUT_BITS = 12
 DEFAULT_TABLE_INPUT = FixedType(10, 4, True, "ROUND", "SAT")
-EXP_TYPE = FixedType(18, 1, False, "ROUND", "SAT")      # e^d for d <= 0: (0, 1]
-INV_TYPE = FixedType(18, 1, False, "ROUND", "SAT")      # 1/s for s >= 1: (0, 1]
+SOFTMAX_TABLE_TYPE = FixedType(18, 1, False, "ROUND", "SAT")   # e^d for d <= 0 and 1/s for s >= 1: (0, 1]
 INV_FRACTION_BITS = 8                                     # the sum's steps as the reciprocal table reads it
 MAX_EXP_ENTRIES = 1 << 12
 
@@ -78,22 +78,34 @@ def lower_activation(g: Graph, node: Node, config) -> None:
                   "in_lo": int(x.type.min_int), "out_type": out_t.with_modes(overflow="SAT")}
 
 
+def _table_type(node: Node, config) -> FixedType:
+    """The Softmax tables' entry type: the layer's `table` config, else SOFTMAX_TABLE_TYPE. Both tables hold values in
+    (0, 1], so the type must be unsigned with an integer bit and a fraction."""
+    layer = config.layer(node.name) if config is not None else None
+    t = getattr(layer, "table_type", None) or SOFTMAX_TABLE_TYPE
+    if t.signed or t.integer < 1 or t.frac < 1 or t.width > 30:
+        raise ModelError(f"Softmax table type {t} must be unsigned with 1 or more integer and fractional bits and "
+                         f"at most 30 bits (its entries lie in (0, 1]), e.g. ufixed<18,1>", node.name)
+    return t.with_modes(rounding="ROUND", overflow="SAT")
+
+
 def lower_softmax(g: Graph, node: Node, config) -> None:
     """Softmax -> the integer Softmax op with its exponential and reciprocal tables (see ir/ops_pointwise.py)."""
     x = g.tensor(table_input(g, node, config))
     n = x.shape[-1]
     out_t, _, _ = _out_type(node, config)
+    exp_t = inv_t = _table_type(node, config)
     span = x.type.max_int - x.type.min_int
     exp_lo = -min(span, MAX_EXP_ENTRIES - 1)
     d = np.arange(exp_lo, 1, dtype=np.int64)
-    exp_table = EXP_TYPE.quantize(np.exp(d.astype(np.float64) * 2.0 ** -x.type.frac))
+    exp_table = exp_t.quantize(np.exp(d.astype(np.float64) * 2.0 ** -x.type.frac))
     exp_table = np.maximum(exp_table, 0)
     int_bits = max(1, math.ceil(math.log2(n + 1)))
     inv_in = FixedType(int_bits + INV_FRACTION_BITS, int_bits, False, "FLOOR", "SAT")
     inv_lo = 1 << inv_in.frac                      # the sum is at least e^0 = 1
     s = np.arange(inv_lo, inv_in.max_int + 1, dtype=np.int64)
-    inv_table = INV_TYPE.quantize(1.0 / (s.astype(np.float64) * 2.0 ** -inv_in.frac))
+    inv_table = inv_t.quantize(1.0 / (s.astype(np.float64) * 2.0 ** -inv_in.frac))
     node.op = "Softmax"
-    node.attrs = {"exp_table": tuple(int(v) for v in exp_table), "exp_lo": int(exp_lo), "exp_type": EXP_TYPE,
+    node.attrs = {"exp_table": tuple(int(v) for v in exp_table), "exp_lo": int(exp_lo), "exp_type": exp_t,
                   "inv_table": tuple(int(v) for v in inv_table), "inv_lo": int(inv_lo), "inv_in_type": inv_in,
-                  "inv_type": INV_TYPE, "out_type": out_t.with_modes(overflow="SAT")}
+                  "inv_type": inv_t, "out_type": out_t.with_modes(overflow="SAT")}

@@ -11,7 +11,7 @@ import random
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import Edge, First, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 PERIOD = 10  # ns
@@ -86,7 +86,7 @@ async def stream(dut):
             # it is: sleep until one of them changes and go on at the cycle that began at that clock edge (the
             # ports change only at rising edges). Long streaming frames simulate in a fraction of the time that a
             # Python step per cycle would take.
-            watch = [Edge(dut.out_valid)] + ([Edge(dut.in_ready)] if sent < n else [])
+            watch = [dut.out_valid.value_change] + ([dut.in_ready.value_change] if sent < n else [])
             await First(*watch, Timer(max(limit - cycle, 1) * PERIOD, unit="ns"))
             cycle = max(cycle + 1, round((get_sim_time("ns") - start) / PERIOD))
             continue
