@@ -36,6 +36,7 @@ $(STAMP): pyproject.toml Makefile
 
 demo: setup
 	$(PY) examples/jet_tagging_mlp.py --check
+	$(PY) examples/digits_cnn.py --check
 
 test: setup
 	$(PY) -m pytest -q -n $(JOBS) tests
