@@ -43,6 +43,7 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/vs_hls4ml.py
+	$(PY) benchmarks/vs_hls4ml_cnn.py
 	$(PY) benchmarks/mcu_jet.py
 	$(PY) benchmarks/vs_emlearn.py
 	$(PY) benchmarks/vs_da4ml.py
