@@ -36,12 +36,14 @@ $(STAMP): pyproject.toml Makefile
 
 demo: setup
 	$(PY) examples/jet_tagging_mlp.py --check
+	$(PY) examples/digits_cnn.py --check
 
 test: setup
 	$(PY) -m pytest -q -n $(JOBS) tests
 
 bench: setup
 	$(PY) benchmarks/vs_hls4ml.py
+	$(PY) benchmarks/vs_hls4ml_cnn.py
 	$(PY) benchmarks/mcu_jet.py
 	$(PY) benchmarks/vs_emlearn.py
 	$(PY) benchmarks/vs_da4ml.py
