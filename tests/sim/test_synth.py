@@ -26,3 +26,21 @@ def test_synth_on_ice40_gives_fmax(tmp_path):
     r = project.synth()
     assert r["target"] == "ice40" and r["lut"] > 0
     assert r["fmax_mhz"] and r["fmax_mhz"] > 1
+
+
+def test_logic_levels_stop_at_registers(tmp_path):
+    """Ten registered increments in a row: the longest path is one adder deep, not the chain through the flip-flops
+    (ltp sees Yosys's internal flip-flops only, not the mapped FDRE / SB_DFF cells)."""
+    require_tool("yosys")
+    from edgecc.sim.synth import run_yosys
+
+    src = tmp_path / "chain.v"
+    regs = [f"r{k}" for k in range(10)]
+    src.write_text("module chain(input clk, input [7:0] d, output [7:0] q);\n"
+                   f"  reg [7:0] {', '.join(regs)};\n  always @(posedge clk) begin r0 <= d + 1; "
+                   + " ".join(f"{b} <= {a} + 1;" for a, b in zip(regs, regs[1:]))
+                   + " end\n  assign q = r9;\nendmodule\n")
+    for family, command in (("xilinx", "synth_xilinx -flatten -family xc7 -top chain"),
+                            ("ice40", "synth_ice40 -top chain")):
+        r = run_yosys([str(src)], command, family, str(tmp_path))
+        assert r["ff"] == 80 and 0 < r["logic_levels"] <= 10, (family, r)
