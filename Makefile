@@ -47,6 +47,7 @@ bench: setup
 	$(PY) benchmarks/mcu_jet.py
 	$(PY) benchmarks/vs_emlearn.py
 	$(PY) benchmarks/vs_da4ml.py
+	$(PY) benchmarks/resnet8.py
 
 # the README's table of IR ops per backend, regenerated from the backends' registries
 readme: setup
