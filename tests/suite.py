@@ -100,6 +100,7 @@ class Case:
     load: dict = field(default_factory=dict)
     compile: dict = field(default_factory=dict)   # FPGA options (board, ii): the C backend runs on its own board
     fpga_only: bool = False   # a variant in FPGA compile options only: on a CPU it is the case it varies
+    slow_vectors: int = 1000  # vectors on Icarus and under --stress (a CNN's frames are many cycles each)
 
     def runs_on(self, backend) -> bool:
         return not self.fpga_only or backend.board_kind == "fpga"
@@ -116,14 +117,15 @@ def cases() -> dict[str, Case]:
     """Every model of `models()` as it is, plus the variants that select other micro-architectures and compositions:
     every layer folded to one II (lock-step), one folded layer feeding a fully parallel one and a folded branch
     joining a parallel one (streams, FIFOs), a fast clock, float constants kept exact, a wrapping input."""
-    out = {name: Case(model, compile={"io_type": "parallel"} if name.startswith("cnn_") else {})
-           for name, (model, _) in models().items()}
+    out = {name: Case(model, compile={"io_type": "parallel"}, slow_vectors=100) if name.startswith("cnn_")
+           else Case(model) for name, (model, _) in models().items()}
     # the streaming form of the CNNs (HLS io_stream; RTL pixels over ready/valid with window generators)
     for name in ("cnn_cnn1d", "cnn_cnn2d_geometry", "cnn_depthwise_separable", "cnn_residual_block",
                  "cnn_table_activations", "cnn_float"):
-        out[f"{name}_stream"] = Case(out[name].model, compile={"io_type": "stream"}, fpga_only=True)
+        out[f"{name}_stream"] = Case(out[name].model, compile={"io_type": "stream"}, fpga_only=True,
+                                     slow_vectors=100)
     out["cnn_table_config"] = Case(out["cnn_table_activations"].model, load={"config": TABLE_CONFIG},
-                                   compile={"io_type": "parallel"})
+                                   compile={"io_type": "parallel"}, slow_vectors=100)
     out["ii4"] = Case(qonnx_mlp(seed=21), compile={"ii": 4})
     out["stream_folded_then_parallel"] = Case(qonnx_mlp(sizes=(16, 12, 6), seed=3, layer_names=["fc1", "fc2"]),
                                               load={"config": _reuse(fc1=4)})

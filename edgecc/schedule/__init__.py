@@ -82,9 +82,14 @@ def schedule_graph(g: Graph, cost_model: type[CostModel], board, config, targets
         for key in cost.resource_keys:
             if budget.get(key) and resources[key] > budget[key]:
                 worst = max(layers, key=lambda l: l.resources.get(key, 0))
+                if worst.resources.get(key, 0):
+                    culprit = f"largest layer {worst.name!r} ({worst.resources.get(key, 0)})"
+                else:   # the design's own (an MCU's arena of activations): the largest activation names it
+                    out = max((n for n in g.compute_nodes()), key=lambda n: g.tensor(n.output).size)
+                    culprit = (f"the activations between layers take it (the largest: the output of {out.name!r}, "
+                               f"{g.tensor(out.output).size} values)")
                 raise InfeasibleTarget(f"estimated {key.upper()} {resources[key]} exceeds {board.name}'s "
-                                       f"{budget[key]}; largest layer {worst.name!r} "
-                                       f"({worst.resources.get(key, 0)})")
+                                       f"{budget[key]}; {culprit}")
     return Schedule(cost.backend, board.name, clock_ns, design.kind, design.latency_cycles, design.ii_cycles, units,
                     tuple(design.edges), tuple(layers), resources, cost.levels_per_stage, design.stages,
                     MappingProxyType({**targets.to_json(), "latency_cycles": latency}), tuple(design.buffers))

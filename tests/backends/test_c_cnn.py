@@ -297,3 +297,14 @@ def test_resnet8_does_not_fit_the_micro_bit_and_exits_3(tmp_path):
     assert "estimated RAM" in proc.stderr and "exceeds qemu-m0's 16384" in proc.stderr
     assert not (tmp_path / "out").exists()
 
+
+
+def test_a_cnn_too_big_for_the_ram_names_the_activation_that_takes_it(tmp_path):
+    """RAM is the arena of activations, no layer's own: exit 3 names the largest activation, and nothing is written."""
+    from edgecc.errors import InfeasibleTarget
+
+    graph = edgecc.load(resnet8())
+    with pytest.raises(InfeasibleTarget, match=r"estimated RAM \d+ exceeds qemu-m0's 16384; the activations between "
+                                               r"layers take it \(the largest: the output of 'conv6', 16384 values\)"):
+        edgecc.compile(graph, backend="c", board="qemu-m0", out=str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()

@@ -58,7 +58,7 @@ def assert_exact(project, x, simulator, stress=False, **options):
 def test_rtl_case_on_icarus_and_under_stress(name, compiled):
     """Icarus with exact timing; then random input gaps and out_ready drops on both simulators, reversed inputs."""
     graph, project = compiled(name)
-    x = probe_inputs(graph, N, seed=3)
+    x = probe_inputs(graph, CASES[name].slow_vectors, seed=3)
     for simulator in ("icarus", "verilator"):
         require_simulator(simulator)
     assert_exact(project, x, "icarus")
