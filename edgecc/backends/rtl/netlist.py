@@ -216,7 +216,7 @@ class Netlist:
             self.partly_used(a)  # the bits below the point are dropped
             return floor
         up = -((-a.hi) >> shift)  # the ceiling of the top of the range
-        w = max(signed_width(fl_lo, up), floor.width)
+        w = max(signed_width(fl_lo, up), floor.width, 2)   # floor + a 2-bit increment: never narrower
         return self._wire("round", (fl_lo, up), "o", bits=w, floor=floor.name, a=a.name, msb=a.width - 1,
                           shift=shift, mode=rounding)
 
@@ -305,6 +305,8 @@ class Netlist:
         product = self.mul(n0, const(m))
         q0 = self.bits(product, product.width - 1, k, 0, top // den, "d", signed=True)
         self.partly_used(product)
+        if rounding == "FLOOR":   # the quotient as it is: no remainder to look at
+            return self.add(q0, const(base // den)) if base else q0
         rem = self.add(n0, self.mul(q0, const(den)), subtract=True)
         rem = Sig(rem.name, 0, den - 1, bits=rem.width)
         floor = self.add(q0, const(base // den)) if base else q0
