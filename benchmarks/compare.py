@@ -1,7 +1,28 @@
 """The table the peer benchmarks print: one row per metric, the peer's figure, edgecc's and their ratio."""
 from __future__ import annotations
 
+import importlib.util
+import os
+import time
+
 import numpy as np
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def load_example(name: str):
+    """examples/<name>.py as a module (the script that builds an example model)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def timed(fn, *args, **kwargs):
+    """fn's value and the seconds it took."""
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return value, time.perf_counter() - start
 
 
 def fmt(v) -> str:

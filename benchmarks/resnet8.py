@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -28,11 +27,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench_out", "resnet8")
 STEPS = ("hls", "c", "qemu", "rtl", "synth")
 
-
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    value = fn(*args, **kwargs)
-    return value, time.perf_counter() - start
 
 
 def rtl_config(graph):
@@ -60,7 +54,7 @@ def main() -> int:
     from models_cnn import resnet8
     from references import qonnx_reference
 
-    from compare import fmt
+    from compare import fmt, timed
 
     model = resnet8()
     graph, load_s = timed(edgecc.load, model)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import importlib.util
 import json
 import math
 import os
@@ -37,7 +36,7 @@ import time
 
 import numpy as np
 
-from compare import format_table, make_row
+from compare import format_table, load_example, make_row, timed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -52,17 +51,6 @@ def log(msg: str) -> None:
     print(f"[vs_da4ml {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def load_example():
-    spec = importlib.util.spec_from_file_location("jet_tagging_mlp", os.path.join(EXAMPLES, "jet_tagging_mlp.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    value = fn(*args, **kwargs)
-    return value, time.perf_counter() - start
 
 
 @contextlib.contextmanager
@@ -273,7 +261,7 @@ def main() -> int:
     from edgecc.sim import rtlsim
 
     os.makedirs(WORK, exist_ok=True)
-    jet = load_example()
+    jet = load_example("jet_tagging_mlp")
     if not os.path.isfile(MODEL_PATH):
         raise FileNotFoundError(f"{MODEL_PATH} is missing; run: python examples/jet_tagging_mlp.py")
     x = jet.inputs(n, seed=1)

@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from compare import format_table, make_row
+from compare import format_table, make_row, timed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench_out")
@@ -55,11 +55,6 @@ RAM_BASE = 0x20000000              # the MPS2 boards' RAM (link.ld): symbols at 
 def log(msg: str) -> None:
     print(f"[vs_emlearn {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
-
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    value = fn(*args, **kwargs)
-    return value, time.perf_counter() - start
 
 
 @contextlib.contextmanager

@@ -24,9 +24,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
+from compare import load_example, timed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -38,17 +38,6 @@ GOAL = "goal: edgecc at most half of hls4ml's times and 0 mismatches"
 IN_SCALE, IN_LO, IN_HI = 16.0, -8.0, 127 / 16
 
 
-def load_example():
-    spec = importlib.util.spec_from_file_location("jet_tagging_mlp", os.path.join(EXAMPLES, "jet_tagging_mlp.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    value = fn(*args, **kwargs)
-    return value, time.perf_counter() - start
 
 
 def count_mismatches(got: np.ndarray, want: np.ndarray) -> tuple[int, np.ndarray]:
@@ -209,7 +198,7 @@ def main() -> int:
     n = args.n
 
     os.makedirs(OUT, exist_ok=True)
-    jet = load_example()
+    jet = load_example("jet_tagging_mlp")
     model = jet.build()
     if not os.path.isfile(MODEL_PATH):
         raise FileNotFoundError(f"{MODEL_PATH} is missing; run: python examples/jet_tagging_mlp.py")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -33,7 +32,7 @@ import time
 import traceback
 
 import numpy as np
-from compare import format_table, make_row
+from compare import format_table, load_example, make_row, timed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -46,17 +45,6 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def load_example():
-    spec = importlib.util.spec_from_file_location("digits_cnn", os.path.join(EXAMPLES, "digits_cnn.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    value = fn(*args, **kwargs)
-    return value, time.perf_counter() - start
 
 
 def row_mismatches(got, want: np.ndarray) -> int:
@@ -205,7 +193,7 @@ def main() -> int:
     if not os.path.isfile(MODEL_PATH):
         raise FileNotFoundError(f"{MODEL_PATH} is missing; run: python examples/digits_cnn.py")
     os.makedirs(WORK, exist_ok=True)
-    example = load_example()
+    example = load_example("digits_cnn")
     model = onnx.load(MODEL_PATH)
     _, _, x_test, y_test = example.load_data()
     if args.n:

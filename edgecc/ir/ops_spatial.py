@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ModelError
 from .graph import Graph, Node
-from .ops import OpCost, OpDef, as_exact, register, relu_type, _align
+from .ops import Dense, OpCost, OpDef, _align, as_exact, register, relu_type
 from .types import FixedType
 
 
@@ -82,14 +82,7 @@ class Conv(OpDef):
 
     name = "Conv"
 
-    @staticmethod
-    def parts(g: Graph, node: Node):
-        x_t = g.tensor(node.inputs[0]).type
-        w = g.tensor(node.inputs[1])
-        b = g.tensor(node.inputs[2]) if len(node.inputs) > 2 else None
-        prod_frac = x_t.frac + w.type.frac
-        acc_frac = max(prod_frac, b.type.frac) if b is not None else prod_frac
-        return x_t, w, b, prod_frac, acc_frac
+    parts = staticmethod(Dense.parts)   # input type, weights, bias, product and accumulator fractions
 
     @staticmethod
     def matrix(g: Graph, node: Node) -> np.ndarray:
