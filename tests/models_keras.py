@@ -155,18 +155,18 @@ def cnn2d():
 
 @functools.lru_cache(maxsize=None)
 def depthwise():
-    """[8, 8, 3] -> quantized_bits(8,3) -> QDepthwiseConv2D 3x3 x2 same (auto_po2) -> quantized_relu -> QConv2D 8 1x1
+    """[6, 6, 2] -> quantized_bits(8,3) -> QDepthwiseConv2D 3x3 x2 same (auto_po2) -> quantized_relu -> QConv2D 6 1x1
     no bias -> QBatchNormalization with power-of-two scales (folded into the quantized kernel) -> quantized_relu
     (negative_slope 1/8) -> MaxPooling2D 3 stride 2 same -> QConv2D 4 3x3 stride 2 same -> quantized_bits ->
     GlobalMaxPooling2D -> QDense 4 -> quantized_bits -> ReLU(max_value=2)."""
     _, keras, qk = keras_modules()
-    x = keras.Input((8, 8, 3), name="x")
+    x = keras.Input((6, 6, 2), name="x")
     h = qk.QActivation(qk.quantized_bits(8, 3), name="q_in")(x)
     h = qk.QDepthwiseConv2D((3, 3), depth_multiplier=2, padding="same",
                             depthwise_quantizer=qk.quantized_bits(6, 0, alpha="auto_po2"),
                             bias_quantizer=qk.quantized_bits(8, 3), name="dw")(h)
     h = qk.QActivation(qk.quantized_relu(6, 2), name="relu_dw")(h)
-    h = qk.QConv2D(8, (1, 1), use_bias=False, kernel_quantizer=qk.quantized_bits(6, 0, alpha=1), name="pw")(h)
+    h = qk.QConv2D(6, (1, 1), use_bias=False, kernel_quantizer=qk.quantized_bits(6, 0, alpha=1), name="pw")(h)
     bn = qk.QBatchNormalization(variance_quantizer=None, name="bn_pw")   # the default quantizers otherwise
     h = bn(h)
     h = qk.QActivation(qk.quantized_relu(6, 2, negative_slope=0.125), name="leaky_pw")(h)
@@ -181,8 +181,8 @@ def depthwise():
     y = keras.layers.ReLU(max_value=2.0, name="relu_max")(h)
     model = keras.Model(x, y, name="keras_depthwise")
     _randomize(model, seed=4)
-    _set_batch_norm(bn, gamma=[0.5, 1.0, 2.0, 0.25, 1.0, 0.5, 2.0, 1.0], beta=[0.25, -0.5, 0.0, 0.125] * 2,
-                    mean=[0.5, -0.25, 0.0, 1.0] * 2)
+    _set_batch_norm(bn, gamma=[0.5, 1.0, 2.0, 0.25, 1.0, 0.5], beta=[0.25, -0.5, 0.0, 0.125, 0.0, 0.5],
+                    mean=[0.5, -0.25, 0.0, 1.0, 0.0, -1.0])
     return model
 
 

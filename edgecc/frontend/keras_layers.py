@@ -169,14 +169,14 @@ def conv(ctx: KerasContext, layer, inputs):
     return _conv(ctx, layer, inputs[0], kernel, int(getattr(layer, "groups", 1) or 1), bool(q))
 
 
-@keras_handler("DepthwiseConv2D", "QDepthwiseConv2D")
+@keras_handler("DepthwiseConv1D", "DepthwiseConv2D", "QDepthwiseConv2D")
 def depthwise_conv(ctx: KerasContext, layer, inputs):
-    """A grouped Conv with one group per input channel: [kh, kw, C, mult] -> [kh, kw, 1, C * mult], whose output
-    channel c * mult + j is TensorFlow's too."""
+    """A grouped Conv with one group per input channel: [*k, C, mult] -> [*k, 1, C * mult], whose output channel
+    c * mult + j is TensorFlow's too."""
     q = _quantizer(layer, "depthwise")
     kernel = quantized_values(ctx, q, layer.depthwise_kernel.numpy(), "depthwise kernel")
-    kh, kw, c, mult = kernel.shape
-    return _conv(ctx, layer, inputs[0], kernel.reshape(kh, kw, 1, c * mult), c, bool(q))
+    *k, c, mult = kernel.shape
+    return _conv(ctx, layer, inputs[0], kernel.reshape(*k, 1, c * mult), c, bool(q))
 
 
 @keras_handler("SeparableConv1D", "SeparableConv2D", "QSeparableConv1D", "QSeparableConv2D")
@@ -297,10 +297,17 @@ def _fold_into_producer(ctx: KerasContext, x: str, s: np.ndarray, t: np.ndarray)
 def _exact_product(w, s, product) -> bool:
     """w * s (broadcast over the last axis) equals the float64 product exactly (float32 times float32 always does)."""
     w = np.asarray(w, dtype=np.float64)
-    if np.all(np.frexp(s)[0] == 0.5):
-        return bool(np.all(np.isfinite(product)))
+    if not np.all(np.isfinite(product)):
+        return False
+    if np.all(np.frexp(s)[0] == 0.5) or (_is_float32(w) and _is_float32(s)):
+        return True
     return all(Fraction(float(a)) * Fraction(float(b)) == Fraction(float(c))
                for a, b, c in zip(w.ravel(), np.broadcast_to(s, w.shape).ravel(), np.asarray(product).ravel()))
+
+
+def _is_float32(v) -> bool:
+    v = np.asarray(v, dtype=np.float64)
+    return bool(np.all(v.astype(np.float32).astype(np.float64) == v))
 
 
 def _exact_affine(b, s, t, result) -> bool:

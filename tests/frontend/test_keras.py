@@ -164,6 +164,30 @@ def test_sequential_and_nested_models_and_remaining_layers(tk):
     exact_against_predict(model, graph, probe_inputs(graph, 1000, seed=3))
 
 
+def test_one_dimensional_layers(tk):
+    """ZeroPadding1D, DepthwiseConv1D, AveragePooling1D SAME (windows of 2 and 1), Conv1D SAME with dilation,
+    GlobalMaxPooling1D and a float Dense: dyadic float weights, so predict is exact."""
+    tf, keras, qk = tk
+    x = keras.Input((10, 3), name="x")
+    h = qk.QActivation(qk.quantized_bits(6, 2), name="q_in")(x)
+    h = keras.layers.ZeroPadding1D((2, 1), name="pad")(h)
+    h = keras.layers.DepthwiseConv1D(3, depth_multiplier=2, name="dw")(h)
+    h = qk.QActivation(qk.quantized_bits(8, 3), name="q_dw")(h)
+    h = keras.layers.AveragePooling1D(2, padding="same", name="avg")(h)
+    h = keras.layers.Conv1D(4, 2, dilation_rate=2, padding="same", name="conv")(h)
+    h = qk.QActivation(qk.quantized_bits(8, 3), name="q_conv")(h)
+    h = keras.layers.GlobalMaxPooling1D(name="gmp")(h)
+    model = keras.Model(x, keras.layers.Dense(2, name="fc")(h))
+    rng = np.random.default_rng(12)
+    for layer in model.layers:
+        if layer.get_weights():
+            layer.set_weights([rng.integers(-8, 9, size=w.shape).astype(np.float32) / 16
+                               for w in layer.get_weights()])
+    graph = edgecc.load(model)
+    assert graph.node("dw").attrs["groups"] == 3 and graph.node("conv").attrs["pads"] == (1, 1)
+    exact_against_predict(model, graph, probe_inputs(graph, 1000, seed=5))
+
+
 def test_float_keras_model_takes_the_default_precision(tk):
     """No quantizer anywhere: like a float ONNX model, every layer's result is rounded to the default type."""
     tf, keras, qk = tk
