@@ -12,6 +12,7 @@ is the exact reference. Batch normalizations have dyadic parameters and a varian
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 
@@ -32,6 +33,17 @@ def _limit_threads(tf) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:
         pass  # the runtime is already up: it keeps its threads
+
+
+def _quietly(build):
+    """tf_keras and QKeras warn about their own internals while a model is built (unseeded initializers,
+    deprecated pyparsing calls): not about these models."""
+    @functools.wraps(build)
+    def quiet():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return build()
+    return quiet
 
 
 def unit_variance(eps: float, n: int) -> np.ndarray:
@@ -60,6 +72,7 @@ def _set_batch_norm(layer, gamma, beta, mean) -> None:
 
 
 @functools.lru_cache(maxsize=None)
+@_quietly
 def mlp():
     """16 -> quantized_bits(8,3) -> QDense 12 (bits alpha 1) -> quantized_relu -> QDense 10 (auto_po2) ->
     quantized_relu(negative_slope 1/4) -> Dropout -> QDense 6 (quantized_po2 weights) -> two heads concatenated:
@@ -85,6 +98,7 @@ def mlp():
 
 
 @functools.lru_cache(maxsize=None)
+@_quietly
 def cnn1d():
     """[24, 2] -> quantized_bits(8,2) -> QConv1D 4 k3 same (alpha None) -> QBatchNormalization (Mul/Add: scales 3/4,
     5/4) -> quantized_relu -> MaxPooling1D 2 -> QConv1D 6 k3 stride 2 -> quantized_bits -> quantized_relu_po2 (a
@@ -119,6 +133,7 @@ def cnn1d():
 
 
 @functools.lru_cache(maxsize=None)
+@_quietly
 def cnn2d():
     """[8, 8, 1] -> quantized_bits(6,2,keep_negative=False) -> Conv2D 4 3x3 same, float dyadic weights ->
     BatchNormalization (folded into them) -> quantized_relu -> MaxPooling2D 2 -> a residual block: QConv2D 4 3x3
@@ -154,6 +169,7 @@ def cnn2d():
 
 
 @functools.lru_cache(maxsize=None)
+@_quietly
 def depthwise():
     """[6, 6, 2] -> quantized_bits(8,3) -> QDepthwiseConv2D 3x3 x2 same (auto_po2) -> quantized_relu -> QConv2D 6 1x1
     no bias -> QBatchNormalization with power-of-two scales (folded into the quantized kernel) -> quantized_relu

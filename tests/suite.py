@@ -150,7 +150,7 @@ def keras_available() -> bool:
 
 
 def keras_cases() -> dict[str, Case]:
-    """The QKeras zoo (tests/models_keras.py), read by the Keras frontend; its CNNs also in the streaming form."""
+    """The QKeras zoo (tests/models_keras.py), read by the Keras frontend."""
     if not keras_available():
         return {}
     from models_keras import ZOO
@@ -158,6 +158,4 @@ def keras_cases() -> dict[str, Case]:
     out = {"keras_mlp": Case(loader=ZOO["mlp"])}
     for name in ("cnn1d", "cnn2d", "depthwise"):
         out[f"keras_{name}"] = Case(loader=ZOO[name], compile={"io_type": "parallel"}, slow_vectors=100)
-    out["keras_cnn2d_stream"] = Case(loader=ZOO["cnn2d"], compile={"io_type": "stream"}, fpga_only=True,
-                                     slow_vectors=100)
     return out

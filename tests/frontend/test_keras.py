@@ -25,6 +25,8 @@ from helpers import probe_inputs  # noqa: E402
 from models_keras import ZOO, keras_modules, predict, unit_variance  # noqa: E402
 
 N = 2000
+# tf_keras and QKeras warn about their own internals while the models here are built and saved
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
 REPO = os.path.join(os.path.dirname(__file__), "..", "..")
 
 
