@@ -126,7 +126,7 @@ def cmd_boards(a) -> int:
 def cmd_ops(a) -> int:
     """The capability table, from the backends' registries of op emitters."""
     from .backends import capability_markdown, capability_table
-    from .frontend import supported_onnx_ops
+    from .frontend import supported_keras_layers, supported_onnx_ops
 
     if a.markdown:
         print(capability_markdown())
@@ -137,6 +137,7 @@ def cmd_ops(a) -> int:
         row = [("-" if cells[(op, n)] is None else ", ".join(cells[(op, n)]) or "yes") for n in names]
         print(f"{op:<10} " + " ".join(f"{c:<24}" for c in row).rstrip())
     print(f"ONNX ops read: {', '.join(supported_onnx_ops())}")
+    print(f"Keras layers read: {', '.join(supported_keras_layers())}")
     return 0
 
 
@@ -152,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", parser_class=_Parser, required=True)
 
     c = sub.add_parser("compile", help="compile a model into an output folder")
-    c.add_argument("model", help=".onnx (float, QONNX, QDQ) model file")
+    c.add_argument("model", help=".onnx (float, QONNX, QDQ) model file, or a Keras/QKeras model: .h5, .keras or a "
+                   "SavedModel folder")
     c.add_argument("-b", "--backend", default="hls", help="hls, rtl or c (see `edgecc ops`)")
     c.add_argument("-o", "--out", required=True, help="output folder (replaced atomically)")
     c.add_argument("--board", help="board name (see `edgecc boards`) or a board .yaml file")

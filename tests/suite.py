@@ -2,7 +2,9 @@
 compile options that select each micro-architecture and composition."""
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import onnx
@@ -94,19 +96,23 @@ def _reuse(**layers: int) -> CompileConfig:
 
 @dataclass(frozen=True)
 class Case:
-    """A suite entry: a model, how it is lowered (edgecc.load options) and compiled (edgecc.compile options)."""
+    """A suite entry: a model, how it is lowered (edgecc.load options) and compiled (edgecc.compile options).
 
-    model: onnx.ModelProto
+    The model is an ONNX `model`, or a `loader` that builds one on first use (a Keras model: TensorFlow is started
+    only by the tests that lower it)."""
+
+    model: onnx.ModelProto | None = None
     load: dict = field(default_factory=dict)
     compile: dict = field(default_factory=dict)   # FPGA options (board, ii): the C backend runs on its own board
     fpga_only: bool = False   # a variant in FPGA compile options only: on a CPU it is the case it varies
     slow_vectors: int = 1000  # vectors on Icarus and under --stress (a CNN's frames are many cycles each)
+    loader: Callable[[], object] | None = None
 
     def runs_on(self, backend) -> bool:
         return not self.fpga_only or backend.board_kind == "fpga"
 
     def graph(self):
-        return edgecc.load(self.model, **self.load)
+        return edgecc.load(self.model if self.model is not None else self.loader(), **self.load)
 
     def options_for(self, backend) -> dict:
         """The compile options that apply to a backend: an FPGA board or II target means nothing to a CPU."""
@@ -135,4 +141,21 @@ def cases() -> dict[str, Case]:
     out["float_bias_exact"] = Case(qonnx_float_bias_mlp())
     out["float_wrap_input"] = Case(float_mlp(seed=6), load={"precision": "fixed<8,3,FLOOR,WRAP>"})
     out["hostile_names"] = Case(qonnx_mlp(sizes=(8, 6, 3), seed=12, layer_names=[HOSTILE, "0" + HOSTILE]))
+    out.update(keras_cases())
+    return out
+
+
+def keras_available() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("tensorflow", "tf_keras", "qkeras"))
+
+
+def keras_cases() -> dict[str, Case]:
+    """The QKeras zoo (tests/models_keras.py), read by the Keras frontend."""
+    if not keras_available():
+        return {}
+    from models_keras import ZOO
+
+    out = {"keras_mlp": Case(loader=ZOO["mlp"])}
+    for name in ("cnn1d", "cnn2d", "depthwise"):
+        out[f"keras_{name}"] = Case(loader=ZOO[name], compile={"io_type": "parallel"}, slow_vectors=100)
     return out
