@@ -139,6 +139,7 @@ def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: s
             "layers": [l.to_json() for l in sched.layers],
             "targets": {"latency_cycles": latency_cycles, "latency_ns": latency_ns, "ii": ii},
             "options": settings,
+            **({"calibration": graph.meta["calibration"]} if "calibration" in graph.meta else {}),
             **facts,
         }
         if board is not None and board_def.name != board:  # a user's board file: synth and build read it again

@@ -19,14 +19,27 @@ def cmd_compile(a) -> int:
 
     if a.latency_ns is not None and a.latency_cycles is not None:
         raise ModelError("give --latency-ns or --latency-cycles, not both")
-    if a.calibrate:
-        raise ModelError("--calibrate is not implemented yet")
+    if a.accuracy_budget is not None and not a.calibrate:
+        raise ModelError("--accuracy-budget needs --calibrate X.npy (the inputs it measures agreement on)")
+    if a.calibrate and (a.precision or a.config):
+        raise ModelError("--calibrate chooses the precisions itself: give it without --precision and --config")
     get_backend(a.backend)  # an unknown backend fails before the model is read
 
     def dump(step, graph):
         print(f"== after {step} ==\n{graph.dump()}", file=sys.stderr)
 
-    graph = api.load(a.model, precision=a.precision, config=a.config, trace=dump if a.dump_ir else None)
+    if a.calibrate:
+        from .calibrate import calibrate
+
+        graph = calibrate(a.model, a.calibrate, width=a.calibrate_width, budget=a.accuracy_budget,
+                          backend=a.backend, board=a.board, quiet=False)
+        info = graph.meta["calibration"]
+        agreement = "" if info["agreement"] is None else f", top-1 agreement with float {info['agreement']:.2%}"
+        print(f"edgecc: calibrated on {info['samples']} inputs{agreement}; input {info['input']}")
+        for name, layer in info["layers"].items():
+            print(f"  {name}: {layer['width']} bits, result {layer['result']}, weights {layer['weight']}")
+    else:
+        graph = api.load(a.model, precision=a.precision, config=a.config, trace=dump if a.dump_ir else None)
     project = api.compile(graph, backend=a.backend, out=a.out, board=a.board, clock_ns=a.clock_ns,
                           latency_ns=a.latency_ns, latency_cycles=a.latency_cycles, ii=a.ii,
                           **{k: getattr(a, k) for k in ("pack_weights", "io_type") if getattr(a, k)})
@@ -164,7 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ii", type=int)
     c.add_argument("--precision", help="default type for unquantized tensors, e.g. 'fixed<16,6>'")
     c.add_argument("--config", help="YAML: precision, input, layers: {NAME: {reuse_factor, result, weight, bias}}")
-    c.add_argument("--calibrate", help="X.npy of representative inputs (not implemented yet)")
+    c.add_argument("--calibrate", help="X.npy of representative inputs: a float model's precisions from the ranges "
+                   "they reach")
+    c.add_argument("--calibrate-width", type=int, default=16, help="bits per calibrated type (default 16)")
+    c.add_argument("--accuracy-budget", type=float, help="with --calibrate: search per-layer widths for the cheapest "
+                   "design whose top-1 agreement with the float model drops by at most this fraction")
     c.add_argument("--pack-weights", choices=["auto", "on", "off"],
                    help="c only: weights of 4 bits or fewer two per byte (auto: where the CPU cost is small, or to "
                         "fit the flash)")
