@@ -1,8 +1,9 @@
 """Every hardware op, defined once: its exact output type and its integer semantics (the golden model's view).
 
 Values are integer codes (numpy int64, or Python ints in object arrays when a type is wider than int64 holds);
-a tensor of type t with code q stands for q * 2**-t.frac. Each op computes exactly: nothing here rounds except
-Quantize, which rounds and saturates as its attributes say.
+a tensor of type t with code q stands for q * 2**-t.frac (times its scale factor where a model's scale is not a
+power of two: ir/scales.py). Each op computes exactly: nothing here rounds except Quantize, which rounds and
+saturates as its attributes say, and Requantize (TFLite's integer requantization between such scales).
 """
 from __future__ import annotations
 

@@ -72,11 +72,21 @@ def _boundary_scales(g: Graph, in_q, out) -> dict:
         steps = [f * Fraction(2) ** -out.type.frac for f in channel_factors(out.scale, out.shape)]
         out_steps = [float(v).hex() for v in steps]
     scale = in_q.attrs.get("scale")
-    return {"in_scale": float(np.float32(scale)).hex() if scale is not None else None,
+    in_t = g.tensor(in_q.output)
+    return {"in_factor": _factor_text(in_t), "out_factor": _factor_text(out),
+            "in_scale": float(np.float32(scale)).hex() if scale is not None else None,
             "zero_point": int(in_q.attrs.get("zero_point", 0)),
             "zero_point_first": bool(in_q.attrs.get("zero_point_first")),
             "out_steps": out_steps, "out_step_float": None if out.scale is None else
             float(np.float32(float(np.ravel(out.scale)[0]) * 2.0 ** -out.type.frac)).hex()}
+
+
+def _factor_text(t) -> str:
+    """A tensor's scale factor for a comment: ' * 0.0113243' (empty where it is 1)."""
+    if t.scale is None:
+        return ""
+    values = np.ravel(t.scale)
+    return f" * {float(values[0]):.9g}" if values.size == 1 else " * its channel's scale"
 
 
 def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dict:

@@ -99,3 +99,18 @@ def test_scales_and_requantize_survive_the_ir_json():
     np.testing.assert_array_equal(again.golden(x), graph.golden(x))
     node = next(n for n in again.nodes if n.op == "Requantize")
     assert isinstance(node.attrs["multiplier"][0], int)
+
+
+def test_clip_bounds_of_a_scaled_tensor_are_codes_of_its_real_step():
+    """Clip(0, 1.3) of codes whose step is 0.0413: [0, floor(1.3 / 0.0413)] = [0, 31], compared exactly."""
+    b = QonnxBuilder(4)
+    x = b.quant("x", 8, 0, scale=np.float32(0.0413))
+    lo, hi = b.const(np.float32(0.0)), b.const(np.float32(1.3))
+    b.nodes.append(helper.make_node("Clip", [x, lo, hi], ["c"], name="clip"))
+    graph = edgecc.load(b.model("c", 4))
+    clip = graph.node("clip")
+    assert (clip.attrs["lo"], clip.attrs["hi"]) == (0, int(Fraction(float(np.float32(1.3)))
+                                                          / Fraction(float(np.float32(0.0413)))))
+    x = np.linspace(-2, 2, 400, dtype=np.float32).reshape(-1, 4)
+    got = graph.golden(x)
+    assert got.min() == 0 and np.isclose(got.max(), 31 * float(np.float32(0.0413)))
