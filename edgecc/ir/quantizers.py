@@ -200,14 +200,14 @@ def requantize_constant_scaled(codes: np.ndarray, t: FixedType, factor: np.ndarr
     exactly: round(value / s) + z (in rational arithmetic), clamped to [qmin, qmax]; the centered codes, their type
     and the factor (as `quantize_constant_scaled`)."""
     q = np.asarray(codes).astype(object)
-    s = np.broadcast_to(_along(np.asarray(scale, dtype=np.float64), q.ndim, axis), q.shape)
+    scale = _along(np.asarray(scale, dtype=np.float64), q.ndim, axis)
+    s = np.broadcast_to(scale, q.shape)
     z = np.broadcast_to(_along(np.asarray(zero_point, dtype=np.int64), q.ndim, axis), q.shape)
     f = np.broadcast_to(np.asarray(factor if factor is not None else Fraction(1), dtype=object), q.shape)
     step = Fraction(1, 1 << t.frac) if t.frac >= 0 else Fraction(1 << -t.frac)
-    out = [min(max(round_fraction(int(c) * step * fv / Fraction(float(sv)), rounding), qmin - int(zv)), qmax - int(zv))
-           for c, fv, sv, zv in zip(q.ravel(), f.ravel(), s.ravel(), z.ravel())]
-    return _scaled_codes(np.array(out, dtype=object).reshape(q.shape), _along(np.asarray(scale, dtype=np.float64),
-                                                                             q.ndim, axis))
+    out = [min(max(round_fraction(int(c) * step * fv / Fraction(float(sv)), rounding), qmin - int(zv)),
+               qmax - int(zv)) for c, fv, sv, zv in zip(q.ravel(), f.ravel(), s.ravel(), z.ravel())]
+    return _scaled_codes(np.array(out, dtype=object).reshape(q.shape), scale)
 
 
 def round_fraction(v: Fraction, mode: str) -> int:

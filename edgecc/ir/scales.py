@@ -115,6 +115,13 @@ def values_of_codes(t: FixedType, factor: np.ndarray | None, codes: np.ndarray) 
         return t.to_float(codes)
     codes = np.asarray(codes)
     f = np.broadcast_to(np.asarray(factor, dtype=object), codes.shape[1:] if codes.ndim else ())
+    steps = [Fraction(v) * Fraction(2) ** -t.frac for v in np.ravel(factor)]
+    if t.width <= FLOAT64_BITS and all(s.denominator & (s.denominator - 1) == 0 and float(s) > 2.0 ** -900 and
+                                       s.numerator.bit_length() + t.width <= FLOAT64_BITS and float(s) < 2.0 ** 900
+                                       for s in steps):
+        # every step a double of few enough significant bits: each product is exact in float64
+        step = np.broadcast_to(np.asarray(factor, dtype=np.float64) * 2.0 ** -t.frac, f.shape)
+        return codes.astype(np.float64) * step
     exact = t.to_fractions(codes) * f
     values = np.array([float(v) for v in exact.ravel()], dtype=np.float64).reshape(codes.shape)
     lost = [v for v, e in zip(values.ravel().tolist(), exact.ravel()) if Fraction(v) != e]

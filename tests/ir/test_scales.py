@@ -154,3 +154,34 @@ def test_output_values_are_exact_codes_times_the_scale():
     codes = np.array([[-141, 0, 114]])
     values = values_of_codes(t, factor, codes)
     assert [Fraction(v) for v in values.ravel()] == [c * Fraction(float(np.float32(0.0113243))) for c in (-141, 0, 114)]
+
+
+def test_output_values_of_wide_codes_are_exact_or_refused():
+    from edgecc.errors import ModelError
+
+    t = FixedType(40, 40)
+    s = Fraction(float(np.float32(0.0113243)))           # 24 significant bits: 40 + 24 > 53, checked one by one
+    factor = np.array(s, dtype=object)
+    small = values_of_codes(t, factor, np.array([[3, -5]]))
+    assert [Fraction(v) for v in small.ravel()] == [3 * s, -5 * s]
+    with pytest.raises(ModelError, match="float64 cannot hold"):
+        values_of_codes(t, factor, np.array([[(1 << 38) + 1]]))
+
+
+def test_a_typed_constant_requantized_with_another_scale_is_exact():
+    """codes c of scale 0.013 quantized again at scale 0.02 with zero point 3: round(c * 0.013 / 0.02) exactly (half
+    to even), clamped to [-128 - 3, 127 - 3]; a power-of-two scale gives codes at its frac and no factor."""
+    from edgecc.ir.quantizers import requantize_constant_scaled
+
+    from .test_types import reference_round
+
+    s_in, s_out = Fraction(float(np.float32(0.013))), Fraction(float(np.float32(0.02)))
+    codes = np.array([10, -7, 33, 127, -128, 1000])
+    got, t, factor = requantize_constant_scaled(codes, FixedType(11, 11), np.array(s_in, dtype=object),
+                                                np.float32(0.02), np.array(3), -128, 127, "ROUND")
+    want = [min(max(reference_round(int(c) * s_in / s_out, "ROUND"), -131), 124) for c in codes]
+    assert got.tolist() == want and t.frac == 0 and Fraction(np.ravel(factor)[0]) == s_out
+    po2, t2, f2 = requantize_constant_scaled(codes, FixedType(11, 11), np.array(s_in, dtype=object),
+                                             np.float32(0.25), np.array(0), -128, 127, "FLOOR")
+    assert f2 is None and t2.frac == 2
+    assert po2.tolist() == [min(max(reference_round(int(c) * s_in * 4, "FLOOR"), -128), 127) for c in codes]
