@@ -100,10 +100,10 @@ def cmd_report(a) -> int:
         print(f"measured on {m['qemu_machine']} ({m['inner_product']} inner product): flash {m['flash']} B, RAM "
               f"{m['ram']} B (model: {m['model_flash_bytes']} B flash, {m['model_ram_bytes']} B RAM), stack "
               f"{m['stack_bytes']} B, {m.get('instructions_per_inference', '?')} instructions per inference")
-    print(f"{'layer':<24} {'op':<9} {'built as':<12} {'reuse':>5} {'lat':>4} {'II':>3}  out type")
+    print(f"{'layer':<24} {'op':<10} {'built as':<12} {'reuse':>5} {'lat':>4} {'II':>3}  out type")
     for l in r["layers"]:
         name = "".join(c if c.isprintable() else "?" for c in l["name"])[:24]
-        print(f"{name:<24} {l['op']:<9} {l.get('microarch', ''):<12} {l['reuse']:>5} {l['latency_cycles']:>4} "
+        print(f"{name:<24} {l['op']:<10} {l.get('microarch', ''):<12} {l['reuse']:>5} {l['latency_cycles']:>4} "
               f"{l['ii_cycles']:>3}  {l['out_type']}")
     return 0
 

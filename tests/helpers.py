@@ -21,6 +21,8 @@ def probe_inputs(graph, n: int, seed: int = 0) -> np.ndarray:
     x[kind == 2] += rng.uniform(-0.5, 0.5, size=x[kind == 2].shape)        # off-grid
     span = (hi - lo + 1)
     x[kind == 3] = rng.choice([-1, 1], size=x[kind == 3].shape) * rng.uniform(1, 3, size=x[kind == 3].shape) * span
+    if "scale" in q.attrs:   # a scale that is not a power of two: the codes' values are code * scale (float32)
+        return (x * np.float32(q.attrs["scale"])).astype(np.float32).astype(np.float64)
     return np.ldexp(x, -t.frac).astype(np.float32).astype(np.float64)
 
 

@@ -26,10 +26,10 @@ class QonnxBuilder:
         self.k += 1
         return f"{base}{self.k}"
 
-    def quant(self, x, bits, frac, signed=True, narrow=False, rounding="ROUND", scale=None):
+    def quant(self, x, bits, frac, signed=True, narrow=False, rounding="ROUND", scale=None, zero_point=0.0):
         n = self._n("q")
         scale = np.float32(2.0 ** -frac) if scale is None else np.asarray(scale, np.float32)
-        self.inits += [_init(f"{n}_s", scale), _init(f"{n}_z", 0.0), _init(f"{n}_b", float(bits))]
+        self.inits += [_init(f"{n}_s", scale), _init(f"{n}_z", zero_point), _init(f"{n}_b", float(bits))]
         self.nodes.append(helper.make_node("Quant", [x, f"{n}_s", f"{n}_z", f"{n}_b"], [f"{n}_out"],
                                            domain=QONNX_DOMAIN, name=n, signed=int(signed), narrow=int(narrow),
                                            rounding_mode=rounding))
@@ -88,6 +88,31 @@ def qonnx_mlp(sizes=(16, 32, 5), seed=0, in_bits=8, in_frac=4, act_bits=8, act_f
         elif out_quant:
             h = b.quant(h, act_bits + 4, act_frac, signed=True, rounding=rounding)
     return b.model(h, sizes[-1])
+
+
+def qonnx_scaled_mlp(seed: int = 7) -> onnx.ModelProto:
+    """A QONNX MLP 12-16-6 whose scales are not powers of two and whose activations have zero points: the input Quant
+    (8-bit signed, zero point 3), per-channel weight scales in the first layer and one scale in the second, 24-bit
+    biases quantized at the float32 product s_x * s_w (as Brevitas exports them), a hidden Quant (8-bit unsigned,
+    zero point 5) and an output Quant (10-bit signed, zero point -7)."""
+    rng = np.random.default_rng(seed)
+    b = QonnxBuilder(12, name="qscaled")
+    s_x, s_h, s_y = np.float32(0.0413), np.float32(0.0377), np.float32(0.0291)
+    x = b.quant("x", 8, 0, scale=s_x, zero_point=3.0)
+
+    def layer(h, s_in, n_in, n_out, w_scale, name):
+        w = rng.normal(0, 1.0 / np.sqrt(n_in), size=(n_in, n_out))
+        wq = b.quant(b.const(w), 8, 0, narrow=True, scale=np.asarray(w_scale, np.float32).reshape(1, -1))
+        b.nodes.append(helper.make_node("MatMul", [h, wq], [f"{name}_mm"], name=name))
+        bias_scale = (np.float32(s_in) * np.asarray(w_scale, np.float32)).astype(np.float32).reshape(-1)
+        bq = b.quant(b.const(rng.normal(0, 0.3, size=n_out)), 24, 0, scale=bias_scale)
+        b.nodes.append(helper.make_node("Add", [f"{name}_mm", bq], [f"{name}_add"], name=f"{name}_bias"))
+        return f"{name}_add"
+
+    h = b.relu(layer(x, s_x, 12, 16, rng.uniform(0.004, 0.009, size=16), "fc1"))
+    h = b.quant(h, 8, 0, signed=False, scale=s_h, zero_point=5.0)
+    y = layer(h, s_h, 16, 6, np.float32(0.0061), "fc2")
+    return b.model(b.quant(y, 10, 0, scale=s_y, zero_point=-7.0), 6)
 
 
 def qonnx_float_bias_mlp(seed=11) -> onnx.ModelProto:

@@ -3,6 +3,7 @@ compile options that select each micro-architecture and composition."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -15,7 +16,15 @@ from edgecc.config import CompileConfig, LayerConfig
 from edgecc.ir.types import parse_type
 from models_cnn import CNN_MODELS, GEOMETRY_MODELS, float_cnn, table_activations
 from models import (QonnxBuilder, float_mlp, qdq_mlp, qonnx_float_bias_mlp, qonnx_mlp, qonnx_ops_model,
-                    qonnx_two_branches)
+                    qonnx_scaled_mlp, qonnx_two_branches)
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def ort_quantized(name: str) -> onnx.ModelProto:
+    """A model onnxruntime's quantize_static wrote (tests/data/make_ort_qdq_models.py): scales that are not powers
+    of two, per-channel weights, zero points."""
+    return onnx.load(os.path.join(DATA, f"ort_qdq_{name}.onnx"))
 
 QONNX_CASES = {
     "round_unsigned_act": dict(rounding="ROUND"),
@@ -78,6 +87,11 @@ def models() -> dict:
                 for k, make in {**CNN_MODELS, **GEOMETRY_MODELS}.items()})
     out["cnn_table_activations_no_softmax"] = (table_activations(softmax=False), "qonnx")
     out["cnn_float"] = (float_cnn(), "float")
+    # scales that are not powers of two (TFLite's integer requantization, the IR's Requantize): the golden model is
+    # within one output step of the float32 reference executor
+    out["ort_qdq_mlp"] = (ort_quantized("mlp"), "ort_scaled")
+    out["ort_qdq_cnn"] = (ort_quantized("cnn"), "ort_scaled")
+    out["qonnx_scaled"] = (qonnx_scaled_mlp(), "qonnx_scaled")
     return out
 
 
@@ -123,11 +137,11 @@ def cases() -> dict[str, Case]:
     """Every model of `models()` as it is, plus the variants that select other micro-architectures and compositions:
     every layer folded to one II (lock-step), one folded layer feeding a fully parallel one and a folded branch
     joining a parallel one (streams, FIFOs), a fast clock, float constants kept exact, a wrapping input."""
-    out = {name: Case(model, compile={"io_type": "parallel"}, slow_vectors=100) if name.startswith("cnn_")
+    out = {name: Case(model, compile={"io_type": "parallel"}, slow_vectors=100) if "cnn" in name
            else Case(model) for name, (model, _) in models().items()}
     # the streaming form of the CNNs (HLS io_stream; RTL pixels over ready/valid with window generators)
     for name in ("cnn_cnn1d", "cnn_cnn2d_geometry", "cnn_depthwise_separable", "cnn_residual_block",
-                 "cnn_table_activations", "cnn_float"):
+                 "cnn_table_activations", "cnn_float", "ort_qdq_cnn"):
         out[f"{name}_stream"] = Case(out[name].model, compile={"io_type": "stream"}, fpga_only=True,
                                      slow_vectors=100)
     out["cnn_table_config"] = Case(out["cnn_table_activations"].model, load={"config": TABLE_CONFIG},

@@ -133,13 +133,15 @@ def test_dynamic_non_batch_dimension(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_non_power_of_two_scale(tmp_path):
-    model = qonnx_mlp()
+def test_floor_quantizer_between_scales_of_no_power_of_two_ratio(tmp_path):
+    """A scale that is not a power of two is requantized as TFLite does (to nearest): a FLOOR quantizer there is a
+    clear error naming it."""
+    model = qonnx_mlp(rounding="FLOOR")
     for init in model.graph.initializer:
         if init.name == "q1_s":
             init.CopyFrom(onnx.numpy_helper.from_array(np.float32(0.3), "q1_s"))
     code, _, err = edgecc("compile", save(model, tmp_path / "m.onnx"), "-b", "hls", "-o", tmp_path / "o")
-    assert_clean_error(code, err, 2, "'q1'", "'x'", "not a power of two")
+    assert_clean_error(code, err, 2, "'q8'", "FLOOR", "not a power of two")
     assert not (tmp_path / "o").exists()
 
 

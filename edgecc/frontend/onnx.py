@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import ModelError, UnsupportedOp
 from ..ir.graph import Graph, Node, Tensor
+from ..ir.scales import compact, transform
 from ..ir.types import FixedType
 
 OPSET_MIN, OPSET_MAX = 11, 21
@@ -63,15 +64,23 @@ class OnnxContext:
         if t.data is None:
             raise UnsupportedOp(f"{what} ({onnx_name!r}) must be a constant", self.node_name)
         if t.type is not None:
-            return t.type.to_float(t.data)
+            values = t.type.to_float(t.data)
+            return values if t.scale is None else values * np.asarray(t.scale, dtype=np.float64)
         return t.data
 
     def is_const(self, onnx_name: str) -> bool:
         return self.tensor(onnx_name).data is not None
 
-    def add_const(self, onnx_name: str, data: np.ndarray, ftype: FixedType | None = None) -> Tensor:
+    def add_const(self, onnx_name: str, data: np.ndarray, ftype: FixedType | None = None,
+                  scale: np.ndarray | None = None) -> Tensor:
         data = np.asarray(data)
-        return self.graph.add_tensor(Tensor(onnx_name, tuple(int(d) for d in data.shape), ftype, data))
+        return self.graph.add_tensor(Tensor(onnx_name, tuple(int(d) for d in data.shape), ftype, data, scale))
+
+    def add_const_moved(self, onnx_name: str, src: Tensor, fn) -> Tensor:
+        """A constant whose elements are `src`'s moved by the layout function fn (transpose, reshape, ...): its codes
+        or float values, its type, and its scale factor moved alike."""
+        data = np.asarray(src.data)
+        return self.add_const(onnx_name, fn(data), src.type, transform(src.scale, data.shape, fn))
 
     def add_node(self, op: str, inputs: list[str], output: str, shape, attrs=None, channels_last: bool = False,
                  name: str | None = None) -> Node:
@@ -157,15 +166,20 @@ class OnnxContext:
         except ValueError:
             raise UnsupportedOp(f"{what} of shape {list(data.shape)} does not broadcast to the activation "
                                 f"{list(full)}", self.node_name) from None
+        scale = None if t.scale is None else \
+            np.broadcast_to(np.broadcast_to(np.asarray(t.scale, dtype=object), data.shape), full)[0]
         data = np.broadcast_to(data, full)[0]
         if self.is_channels_last(act_name):
             data = np.moveaxis(data, 0, -1)
+            scale = None if scale is None else np.moveaxis(scale, 0, -1)
         # the IR takes a constant operand as a suffix of the activation's shape (element i pairs with
-        # const[i % size]): drop the leading axes it does not vary along
-        while data.ndim and np.all(data == np.take(data, [0], axis=0)):
+        # const[i % size]): drop the leading axes it does not vary along (nor does its scale)
+        while data.ndim and np.all(data == np.take(data, [0], axis=0)) and \
+                (scale is None or np.all(scale == np.take(scale, [0], axis=0))):
             data = data[0]
+            scale = None if scale is None else scale[0]
         new = self.graph.fresh_name(f"{t.name}_b")
-        self.add_const(new, np.ascontiguousarray(data), t.type)
+        self.add_const(new, np.ascontiguousarray(data), t.type, compact(scale))
         return new
 
 

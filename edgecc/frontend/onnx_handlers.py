@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ModelError, UnsupportedOp
-from ..ir.quantizers import (QuantSpec, codes_of_integers, int_range, power_of_two_frac, quantize_constant,
-                              requantize_constant)
+from ..ir.quantizers import (QuantSpec, codes_of_integers, codes_of_integers_scaled, int_range, quantize_constant,
+                              quantize_constant_scaled, requantize_constant, requantize_constant_scaled, scale_parts)
 from ..ir.types import FixedType
 from .onnx import OnnxContext, attrs_of, onnx_handler
 
@@ -35,9 +35,8 @@ def _strip(ctx: OnnxContext, full_shape, what: str) -> tuple[int, ...]:
 
 
 def _fold_layout(ctx: OnnxContext, out: str, src: str, fn) -> None:
-    """A layout op on a constant: apply it to the codes (or float values) and keep the type."""
-    t = ctx.tensor(src)
-    ctx.add_const(out, fn(np.asarray(t.data)), t.type)
+    """A layout op on a constant: apply it to the codes (or float values) and its scale factor; keep the type."""
+    ctx.add_const_moved(out, ctx.tensor(src), fn)
 
 
 # ---- structure ----------------------------------------------------------------------------------------
@@ -129,7 +128,7 @@ def _scaled_const(ctx: OnnxContext, name: str, factor: float, what: str) -> str:
     shift = int(exp) - 1  # factor = +-2**shift
     codes = -t.data if factor < 0 else t.data
     ftype = FixedType.covering(int(np.min(codes)), int(np.max(codes)), t.type.frac - shift)
-    ctx.add_const(new, codes, ftype)
+    ctx.add_const(new, codes, ftype, t.scale)
     return new
 
 
@@ -211,21 +210,52 @@ def relu(ctx: OnnxContext, node):
 
 
 # ---- quantizers -----------------------------------------------------------------------------------------
-def _quantizer(ctx: OnnxContext, x: str, out: str, fracs: np.ndarray, lo: int, hi: int, rounding: str,
-               overflow: str, axis: int | None = None) -> None:
-    """Fold a quantizer on a constant into typed codes, or add a model-level Quant node on an activation."""
+def _quantizer(ctx: OnnxContext, x: str, out: str, scale: np.ndarray, zero_point: np.ndarray, qmin: int, qmax: int,
+               rounding: str, overflow: str, zero_point_first: bool, axis: int | None = None) -> None:
+    """Fold a quantizer on a constant into typed codes, or add a model-level Quant node on an activation.
+
+    scale and zero_point are the model's (one value, or per axis); [qmin, qmax] its integer range. Codes are
+    centered (q - zero_point). zero_point_first: the zero point is added before the rounding (QONNX), not after
+    (ONNX QuantizeLinear); the two differ only at ties (half to even) and where float32 rounds the sum."""
     src = ctx.tensor(x)
+    fracs, factor = scale_parts(scale, f"the quantizer of {x!r}", ctx.node_name)
+    zp = np.asarray(zero_point, dtype=np.int64)
     if src.data is not None:
-        if src.type is not None:  # already quantized: requantize its codes exactly, never through float
-            codes, ftype = requantize_constant(src.data, src.type.frac, fracs, lo, hi, rounding, axis)
+        plain = factor is None and src.scale is None and (not np.any(zp) or (not zero_point_first and zp.size == 1))
+        z = int(zp.ravel()[0]) if zp.size else 0
+        if plain and src.type is not None:   # already quantized: requantize its codes exactly, never through float
+            codes, ftype = requantize_constant(src.data, src.type.frac, fracs, qmin - z, qmax - z, rounding, axis)
+            ctx.add_const(out, codes, ftype)
+        elif plain:
+            codes, ftype = quantize_constant(np.asarray(src.data, dtype=np.float64), fracs, qmin - z, qmax - z,
+                                             rounding, axis)
+            ctx.add_const(out, codes, ftype)
+        elif src.type is not None:
+            codes, ftype, f = requantize_constant_scaled(src.data, src.type, src.scale, scale, zp, qmin, qmax,
+                                                         rounding, axis)
+            ctx.add_const(out, codes, ftype, f)
         else:
-            codes, ftype = quantize_constant(np.asarray(src.data, dtype=np.float64), fracs, lo, hi, rounding, axis)
-        ctx.add_const(out, codes, ftype)
+            codes, ftype, f = quantize_constant_scaled(np.asarray(src.data, dtype=np.float64), scale, zp, qmin, qmax,
+                                                       rounding, zero_point_first, axis)
+            ctx.add_const(out, codes, ftype, f)
         return
     if np.asarray(fracs).size != 1:
         raise UnsupportedOp("per-channel scales on an activation are not supported", ctx.node_name)
-    spec = QuantSpec(int(np.asarray(fracs).ravel()[0]), int(lo), int(hi), rounding, overflow)
+    if zp.size != 1:
+        raise UnsupportedOp("per-channel zero points on an activation are not supported", ctx.node_name)
+    z = int(zp.ravel()[0])
+    s = float(np.asarray(scale, dtype=np.float64).ravel()[0])
+    recipe = factor is not None or (z != 0 and zero_point_first)   # where the exact input path would differ
+    spec = QuantSpec(int(np.asarray(fracs).ravel()[0]), qmin - z, qmax - z, rounding, overflow,
+                     factor=None if factor is None else factor.ravel()[0],
+                     float_scale=s if recipe else None, zero_point=z, zero_point_first=zero_point_first)
     ctx.add_node("Quant", [x], out, src.shape, {"spec": spec}, channels_last=ctx.is_channels_last(x))
+
+
+def _integer_zero_point(ctx: OnnxContext, zeropt: np.ndarray) -> np.ndarray:
+    if np.any(zeropt != np.round(zeropt)) or not np.all(np.isfinite(zeropt)):
+        raise UnsupportedOp(f"Quant zero point {zeropt.ravel()[:4].tolist()} is not an integer", ctx.node_name)
+    return np.round(zeropt).astype(np.int64)
 
 
 @onnx_handler("Quant")
@@ -237,8 +267,7 @@ def qonnx_quant(ctx: OnnxContext, node):
     bits = np.asarray(ctx.const(node.input[3], "the Quant bit width"), dtype=np.float64)
     if bits.size != 1 or bits.ravel()[0] != round(bits.ravel()[0]) or bits.ravel()[0] < 1:
         raise UnsupportedOp(f"Quant bit width {bits.ravel().tolist()} is not one integer >= 1", ctx.node_name)
-    if np.any(zeropt != 0):
-        raise UnsupportedOp("Quant with a non-zero zero point is not supported yet", ctx.node_name)
+    zp = _integer_zero_point(ctx, zeropt)
     bits_i = int(bits.ravel()[0])
     signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
     rounding = a.get("rounding_mode", b"ROUND")
@@ -248,13 +277,13 @@ def qonnx_quant(ctx: OnnxContext, node):
                             ctx.node_name)
     if signed and bits_i == 1:
         raise UnsupportedOp("a signed 1-bit (bipolar) Quant is not supported yet", ctx.node_name)
-    fracs = power_of_two_frac(scale, f"Quant input {x!r}", ctx.node_name)
     lo, hi = int_range(bits_i, signed, narrow)
     # a QONNX Quant saturates; narrow on a signed type is the symmetric range
-    _quantizer(ctx, x, node.output[0], fracs, lo, hi, rounding, "SAT_SYM" if signed and narrow else "SAT")
+    _quantizer(ctx, x, node.output[0], scale, zp, lo, hi, rounding, "SAT_SYM" if signed and narrow else "SAT",
+               zero_point_first=True)
 
 
-def _qdq_params(ctx: OnnxContext, node, what: str):
+def _qdq_params(ctx: OnnxContext, node):
     a = attrs_of(node)
     scale = np.asarray(ctx.const(node.input[1], f"the {node.op_type} scale"), dtype=np.float64)
     zp_name = _opt_input(node, 2)
@@ -272,9 +301,8 @@ def _qdq_params(ctx: OnnxContext, node, what: str):
     if dtype_code not in QDQ_DTYPES:
         raise UnsupportedOp(f"{node.op_type} to ONNX data type {dtype_code} is not supported "
                             "(int4/uint4/int8/uint8/int16/uint16/int32 are)", ctx.node_name)
-    fracs = power_of_two_frac(scale, what, ctx.node_name)
     axis = a.get("axis", 1)
-    return fracs, zp, dtype_code, axis
+    return scale, zp, dtype_code, axis
 
 
 def _onnx_dtype_of(arr: np.ndarray) -> int:
@@ -294,27 +322,29 @@ def _axis_in(ctx: OnnxContext, t, axis: int) -> int:
 @onnx_handler("QuantizeLinear")
 def quantize_linear(ctx: OnnxContext, node):
     x = node.input[0]
-    fracs, zp, dtype_code, axis = _qdq_params(ctx, node, f"QuantizeLinear input {x!r}")
+    scale, zp, dtype_code, axis = _qdq_params(ctx, node)
     bits, signed = QDQ_DTYPES[dtype_code]
     qmin, qmax = int_range(bits, signed, False)
     src = ctx.tensor(x)
-    if zp.size > 1:
-        if np.any(zp != 0):
-            raise UnsupportedOp("per-axis non-zero zero points are not supported", ctx.node_name)
+    zp = np.asarray(zp, dtype=np.int64)
+    if zp.size > 1 and np.all(zp == zp.ravel()[0]):
         zp = zp.ravel()[:1]
-    z = int(zp.ravel()[0])
+    if zp.size > 1 and src.data is None:
+        raise UnsupportedOp("per-axis non-zero zero points are not supported", ctx.node_name)
     axis_in = _axis_in(ctx, src, axis) if src.data is not None else None
-    _quantizer(ctx, x, node.output[0], fracs, qmin - z, qmax - z, "ROUND", "SAT", axis_in)
-    ctx.qlinear[node.output[0]] = (fracs, z)
+    _quantizer(ctx, x, node.output[0], scale, zp, qmin, qmax, "ROUND", "SAT", zero_point_first=False, axis=axis_in)
+    ctx.qlinear[node.output[0]] = (scale, zp)
 
 
 @onnx_handler("DequantizeLinear")
 def dequantize_linear(ctx: OnnxContext, node):
     src_name = node.input[0]
-    fracs, zp, _, axis = _qdq_params(ctx, node, f"DequantizeLinear input {src_name!r}")
+    scale, zp, _, axis = _qdq_params(ctx, node)
     if src_name in ctx.qlinear:
-        q_fracs, q_zp = ctx.qlinear[src_name]
-        if not (np.array_equal(np.ravel(q_fracs), np.ravel(fracs)) and np.all(np.ravel(zp) == q_zp)):
+        q_scale, q_zp = ctx.qlinear[src_name]
+        same_scale = np.array_equal(np.ravel(q_scale), np.ravel(scale)) or (
+            np.ravel(scale).size > 1 and np.all(np.ravel(scale) == np.ravel(q_scale)[0]))
+        if not (same_scale and np.all(np.ravel(zp).astype(np.int64) == np.ravel(q_zp)[0])):
             raise UnsupportedOp(f"DequantizeLinear of {src_name!r} uses another scale or zero point than its "
                                 "QuantizeLinear", ctx.node_name)
         ctx.bind(node.output[0], ctx.name(src_name))
@@ -325,6 +355,10 @@ def dequantize_linear(ctx: OnnxContext, node):
                             "integer constant", ctx.node_name)
     if not np.issubdtype(np.asarray(src.data).dtype, np.integer):
         raise ModelError(f"DequantizeLinear input {src_name!r} is not an integer tensor", ctx.node_name)
-    codes, ftype = codes_of_integers(src.data, fracs, zp, _axis_in(ctx, src, axis))
-    ctx.add_const(node.output[0], codes, ftype)
-
+    fracs, factor = scale_parts(scale, f"DequantizeLinear input {src_name!r}", ctx.node_name)
+    if factor is None:
+        codes, ftype = codes_of_integers(src.data, fracs, zp, _axis_in(ctx, src, axis))
+        ctx.add_const(node.output[0], codes, ftype)
+        return
+    codes, ftype, f = codes_of_integers_scaled(src.data, factor, zp, _axis_in(ctx, src, axis))
+    ctx.add_const(node.output[0], codes, ftype, f)

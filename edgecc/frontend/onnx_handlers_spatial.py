@@ -81,7 +81,7 @@ def conv(ctx: OnnxContext, node):
     # [C_out, C_in/g, *k] -> [*k, C_in/g, C_out] (codes or float values alike)
     perm = tuple(range(2, len(wt.shape))) + (1, 0)
     w_ir = ctx.graph.fresh_name(f"{wt.name}_hwio")
-    ctx.add_const(w_ir, np.ascontiguousarray(np.transpose(np.asarray(wt.data), perm)), wt.type)
+    ctx.add_const_moved(w_ir, wt, lambda d: np.ascontiguousarray(np.transpose(d, perm)))
     inputs = [x, w_ir]
     b = node.input[2] if len(node.input) > 2 and node.input[2] else None
     if b is not None:

@@ -6,6 +6,7 @@ import numpy as np
 from ..errors import ModelError
 from .graph import Graph
 from .ops import op_def
+from .scales import values_of_codes
 
 
 def _check_batch(g: Graph, name: str, x: np.ndarray) -> np.ndarray:
@@ -45,7 +46,8 @@ def run_codes(g: Graph, hw_inputs: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def codes_to_float(g: Graph, codes: list[np.ndarray]) -> list[np.ndarray]:
-    return [g.tensor(o).type.to_float(c) for o, c in zip(g.outputs, codes)]
+    """Exact float64 values of output codes (times the output's scale factor, where it has one)."""
+    return [values_of_codes(g.tensor(o).type, g.tensor(o).scale, c) for o, c in zip(g.outputs, codes)]
 
 
 def run_float(g: Graph, xs: list[np.ndarray]) -> list[np.ndarray]:

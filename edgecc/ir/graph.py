@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import ModelError
+from .scales import factors_from_json, factors_to_json
 from .types import FixedType
 
 
@@ -17,12 +19,15 @@ class Tensor:
     """A value without its batch dimension. `type` None means float (only before quantization).
 
     Constants carry `data`: integer codes once typed, float values before their quantizer is folded.
+    `scale`: where a quantizer's scale is not a power of two, the factor a code stands for beyond 2**-frac (exact
+    Fractions in an array that broadcasts against `shape`; see ir/scales.py). None means 1.
     """
 
     name: str
     shape: tuple[int, ...]
     type: FixedType | None = None
     data: np.ndarray | None = None
+    scale: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -181,6 +186,8 @@ class Graph:
                 if t.type is None:
                     raise ModelError(f"constant {t.name!r} was never quantized", None)
                 d["data"] = [int(v) for v in np.ravel(t.data)]
+            if t.scale is not None:
+                d["scale"] = factors_to_json(t.scale)
             return d
 
         def attr_json(v: Any) -> Any:
@@ -192,6 +199,10 @@ class Graph:
                 return int(v)
             if isinstance(v, (np.floating,)):
                 return float(v)
+            if isinstance(v, Fraction):
+                return {"__fraction__": [v.numerator, v.denominator]}
+            if isinstance(v, (tuple, list)) and any(isinstance(e, Fraction) for e in v):
+                return [attr_json(e) for e in v]
             return v
 
         doc = {
@@ -216,13 +227,17 @@ class Graph:
             if "data" in d:
                 data = np.array(d["data"], dtype=ftype.int_dtype() if ftype else np.int64)
                 data = data.reshape(d["shape"])
-            g.add_tensor(Tensor(d["name"], tuple(d["shape"]), ftype, data))
+            g.add_tensor(Tensor(d["name"], tuple(d["shape"]), ftype, data, factors_from_json(d.get("scale"))))
 
         def attr_value(v: Any) -> Any:
             if isinstance(v, dict) and "__fixed__" in v:
                 return FixedType.from_json(v["__fixed__"])
             if isinstance(v, dict) and "__array__" in v:
                 return np.array(v["__array__"])
+            if isinstance(v, dict) and "__fraction__" in v:
+                return Fraction(*v["__fraction__"])
+            if isinstance(v, list) and any(isinstance(e, dict) and "__fraction__" in e for e in v):
+                return tuple(attr_value(e) for e in v)
             return v
 
         for d in doc["nodes"]:
@@ -232,4 +247,8 @@ class Graph:
 
 
 def _fmt_tensor(t: Tensor) -> str:
-    return f"{list(t.shape)} {t.type if t.type else 'float'}"
+    scale = ""
+    if t.scale is not None:
+        values = np.ravel(t.scale)
+        scale = f" x{float(values[0]):.6g}" if values.size == 1 else f" x[{values.size} scales]"
+    return f"{list(t.shape)} {t.type if t.type else 'float'}{scale}"

@@ -1,8 +1,9 @@
 """Every hardware op, defined once: its exact output type and its integer semantics (the golden model's view).
 
 Values are integer codes (numpy int64, or Python ints in object arrays when a type is wider than int64 holds);
-a tensor of type t with code q stands for q * 2**-t.frac. Each op computes exactly: nothing here rounds except
-Quantize, which rounds and saturates as its attributes say.
+a tensor of type t with code q stands for q * 2**-t.frac (times its scale factor where a model's scale is not a
+power of two: ir/scales.py). Each op computes exactly: nothing here rounds except Quantize, which rounds and
+saturates as its attributes say, and Requantize (TFLite's integer requantization between such scales).
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import numpy as np
 
 from ..errors import ModelError, UnsupportedOp
 from .graph import Graph, Node
-from .types import FixedType, shift_round
+from .scales import multiply_by_quantized_multiplier, quantize_float32
+from .types import INT64_SAFE_BITS, FixedType, shift_round
 
 
 @dataclass(frozen=True)
@@ -201,8 +203,12 @@ class Quantize(OpDef):
     """Round to the output type's grid with `rounding`, then clamp to [lo, hi] (or wrap when overflow is WRAP).
 
     The input is a fixed-point tensor, or a float graph input (the design's input boundary, where attr `perm`,
-    if any, orders the port's axes: codes[i...] = quantized x[perm...]).
+    if any, orders the port's axes: codes[i...] = quantized x[perm...]). At the boundary, attrs `scale`,
+    `zero_point` and `zero_point_first`, where present, say the model's float32 recipe (a scale that is not a power
+    of two, or a QONNX zero point): see scales.quantize_float32.
     lo/hi are integer codes: the type's range, or a narrower one (QDQ zero points, QONNX narrow unsigned).
+    Codes are centered: a zero point z is subtracted from the model's integers (q - z), so a code of 0 is the value
+    0 and a zero point only moves lo/hi.
     """
 
     name = "Quantize"
@@ -217,7 +223,11 @@ class Quantize(OpDef):
         lo, hi = int(node.attrs["lo"]), int(node.attrs["hi"])
         if in_t is None:
             try:
-                q = out_t.with_modes(rounding=rounding).quantize(args[0], lo, hi)
+                if "scale" in node.attrs:
+                    q = quantize_float32(args[0], node.attrs["scale"], int(node.attrs.get("zero_point", 0)),
+                                         bool(node.attrs.get("zero_point_first")), rounding, lo, hi)
+                else:
+                    q = out_t.with_modes(rounding=rounding).quantize(args[0], lo, hi)
             except ModelError as e:
                 raise ModelError(str(e), node.name) from None
             perm = node.attrs.get("perm")   # the design's input port takes the codes in this axis order
@@ -226,6 +236,57 @@ class Quantize(OpDef):
         if out_t.overflow == "WRAP":
             return out_t.wrap(q)
         return out_t.saturate(q, lo, hi)
+
+
+@register
+class Requantize(OpDef):
+    """Integer requantization for a scale ratio that is not a power of two, as TFLite defines it: per channel c of
+    the last axis (attrs `multiplier` and `exponent`: one value, or one per channel),
+        y = clamp(RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x * 2**max(e, 0), M0), max(-e, 0)), lo, hi)
+    with M0 = multiplier[c] in [2**30, 2**31) (or 0) and e = exponent[c]: y ~ x * M0 * 2**(e - 31). The first
+    rounding is floor((p + 2**30) / 2**31) of the exact product p (half toward +infinity, gemmlowp's), the second
+    a shift rounded half away from zero (see scales.multiply_by_quantized_multiplier); both on exact integers of any
+    width (TFLite's int32 kernel is the case |x * 2**left| < 2**31). lo/hi: codes of the output type (centered: the
+    output zero point is in them). The output type is the quantizer's.
+
+    (M0, e) come from the exact ratio of the real steps, in/out (scales.quantized_multiplier): before types are
+    inferred the node holds that ratio of the scale factors (attr `ratio`), resolved once the input's fraction is
+    known (ir/passes/infer_accumulators.py)."""
+
+    name = "Requantize"
+
+    def infer(self, g, node):
+        return g.tensor(node.output).type  # fixed by the quantizer
+
+    def cost(self, g, node):
+        out = g.tensor(node.output)
+        return OpCost(mults=out.size, adds=2 * out.size, outputs=out.size, out_bits=out.size * out.type.width)
+
+    @staticmethod
+    def channels(node: Node, n: int) -> list[tuple[int, int]]:
+        """(M0, exponent) of each of the n channels."""
+        m, e = node.attrs["multiplier"], node.attrs["exponent"]
+        return [(int(m[c % len(m)]), int(e[c % len(e)])) for c in range(n)]
+
+    @staticmethod
+    def product_bits(g: Graph, node: Node) -> int:
+        """Bits of the widest product x * 2**left * M0 (signed)."""
+        in_t = g.tensor(node.inputs[0]).type
+        left = max(0, max(int(e) for e in node.attrs["exponent"]))
+        return in_t.width + (0 if in_t.signed else 1) + left + 31
+
+    def evaluate(self, g, node, args):
+        out_t = g.tensor(node.output).type
+        x = np.asarray(args[0])
+        wide = self.product_bits(g, node) + 1 > INT64_SAFE_BITS
+        x = x.astype(object) if wide else x.astype(np.int64)
+        channels = x.shape[-1]
+        y = np.empty(x.shape, dtype=x.dtype)
+        per_channel = self.channels(node, channels)
+        for m0, e in sorted(set(per_channel)):
+            cols = [c for c in range(channels) if per_channel[c] == (m0, e)]
+            y[..., cols] = multiply_by_quantized_multiplier(x[..., cols], m0, e)
+        return as_exact(out_t.saturate(y, int(node.attrs["lo"]), int(node.attrs["hi"])), out_t)
 
 
 def _widest(a: FixedType, b: FixedType) -> FixedType:

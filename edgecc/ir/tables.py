@@ -46,6 +46,9 @@ def table_input(g: Graph, node: Node, config) -> str:
     wanted = getattr(config.layer(node.name), "table_input", None) if config is not None else None
     if wanted is None and src.type.width <= MAX_TABLE_INPUT_BITS:
         return src.name
+    if src.scale is not None:
+        raise UnsupportedOp(f"a table over a {src.type.width}-bit input whose scale is not a power of two (edgecc "
+                            f"reads such an input directly, up to {MAX_TABLE_INPUT_BITS} bits)", node.name)
     t = wanted or DEFAULT_TABLE_INPUT
     name = g.fresh_name(f"{node.inputs[0]}_table_in")
     g.add_tensor(Tensor(name, src.shape, t))
@@ -54,6 +57,11 @@ def table_input(g: Graph, node: Node, config) -> str:
     g.nodes.insert(g.nodes.index(node), q)
     node.inputs[0] = name
     return name
+
+
+def _factor(x: Tensor) -> float:
+    """The input's scale factor (one for the tensor; ir/scales.py), as the float the table's function reads."""
+    return 1.0 if x.scale is None else float(np.ravel(x.scale)[0])
 
 
 def _out_type(node: Node, config) -> tuple[FixedType, int, int]:
@@ -71,7 +79,7 @@ def lower_activation(g: Graph, node: Node, config) -> None:
     x = g.tensor(table_input(g, node, config))
     out_t, lo, hi = _out_type(node, config)
     codes = np.arange(x.type.min_int, x.type.max_int + 1, dtype=np.int64)
-    values = _function(node)(x.type.to_float(codes).astype(np.float64))
+    values = _function(node)(x.type.to_float(codes).astype(np.float64) * _factor(x))
     table = out_t.quantize(values, lo, hi)
     node.op = "Table"
     node.attrs = {"function": node.attrs["function"], "table": tuple(int(v) for v in table),
@@ -98,7 +106,7 @@ def lower_softmax(g: Graph, node: Node, config) -> None:
     span = x.type.max_int - x.type.min_int
     exp_lo = -min(span, MAX_EXP_ENTRIES - 1)
     d = np.arange(exp_lo, 1, dtype=np.int64)
-    exp_table = exp_t.quantize(np.exp(d.astype(np.float64) * 2.0 ** -x.type.frac))
+    exp_table = exp_t.quantize(np.exp(d.astype(np.float64) * 2.0 ** -x.type.frac * _factor(x)))
     exp_table = np.maximum(exp_table, 0)
     int_bits = max(1, math.ceil(math.log2(n + 1)))
     inv_in = FixedType(int_bits + INV_FRACTION_BITS, int_bits, False, "FLOOR", "SAT")

@@ -2,8 +2,8 @@
 its flash holds the weights, tables and code, its RAM one static arena of activations (planned here) and the stack.
 
 A unit is one computing node (a Dense, Conv, pool, Softmax, a data movement such as Pad, Concat, Resize or
-Transpose, or an elementwise op) and the per-element steps that follow it alone (Relu, Quantize, Clip, LeakyRelu,
-a table, a Mul or Add by a constant, a Reshape): they are applied to each result before it is stored.
+Transpose, or an elementwise op) and the per-element steps that follow it alone (Relu, Quantize, Requantize, Clip,
+LeakyRelu, a table, a Mul or Add by a constant, a Reshape): they are applied to each result before it is stored.
 A Dense is an inner-product loop over its nonzero weights: the SMLAD path (two 16-bit multiply-accumulates per
 instruction, operands packed offline) where the CPU has the DSP extension and the operands and every partial sum
 fit (16-bit operands, 32-bit sums), the portable loop otherwise; weights of 4 bits or fewer packed two per byte
@@ -38,7 +38,7 @@ CODE_BYTES_PER_UNIT = 160    # an elementwise unit's function: prologue, loop, r
 LOOP_INSTRUCTIONS = 3        # per element of an elementwise loop: load, store, count
 FINISH_INSTRUCTIONS = 6      # per result of a Dense or Conv: its alignment, bias and store
 STEP_INSTRUCTIONS = {"Relu": 1, "Quantize": 3, "Clip": 2, "LeakyRelu": 3, "Mul": 2, "Add": 2, "Table": 2,
-                     "Reshape": 0}    # per element, a step applied to each result
+                     "Reshape": 0, "Requantize": 10}    # per element, a step applied to each result
 CONV_MAC_INSTRUCTIONS = {"smlad": 0.9, "loop": 3.1, "loop-m0": 5.8, "depthwise": 3.0, "depthwise-m0": 5.0}
 CONV_LOOP_INSTRUCTIONS = {"smlad": 24, "loop": 28, "depthwise": 14}  # per inner loop: its addresses and set-up
 CONV_OUTPUT_INSTRUCTIONS = 12   # per result of a Conv besides its steps: the blocks' accumulators and loops
@@ -70,7 +70,7 @@ def activation_input(g: Graph, node: Node) -> str:
 def is_step(g: Graph, node: Node) -> bool:
     """A node that maps each value on its own (element i of its input to element i of its output): the C backend
     applies it to each result of the unit before it, as that result is stored."""
-    if node.op in ("Relu", "Quantize", "Reshape", "Clip", "LeakyRelu", "Table"):
+    if node.op in ("Relu", "Quantize", "Reshape", "Clip", "LeakyRelu", "Table", "Requantize"):
         return True
     return const_operand(g, node) is not None
 
@@ -82,7 +82,8 @@ def absorbs_step(g: Graph, head: Node, node: Node) -> bool:
     if not is_step(g, node):
         return False
     c = const_operand(g, node)
-    return c is None or head.op not in ("Dense", "Conv") or g.tensor(head.output).shape[-1] % c.size == 0
+    size = c.size if c is not None else len(node.attrs["multiplier"]) if node.op == "Requantize" else 1
+    return head.op not in ("Dense", "Conv") or g.tensor(head.output).shape[-1] % size == 0
 
 
 def unit_kind(g: Graph, node: Node) -> str:
@@ -292,6 +293,9 @@ def _step_flash(g: Graph, node: Node) -> int:
     """Flash of a step's constants: a table's entries, a Mul's or Add's constant (one value is an immediate)."""
     if node.op == "Table":
         return len(node.attrs["table"]) * c_bytes(node.attrs["out_type"].width)
+    if node.op == "Requantize":   # a multiplier (8 bytes) and a shift (1) per channel
+        n = len(node.attrs["multiplier"])
+        return 9 * n if n > 1 else 0
     c = const_operand(g, node)
     return c.size * 4 if c is not None and c.size > 1 else 0
 

@@ -51,6 +51,17 @@ class Composition:
 FUSING_HEADS = ("Dense", "Add", "Conv")
 
 
+def requantize_resources(g: Graph, node: Node, copies: int) -> dict:
+    """`copies` products of a Requantize's input by its 31-bit multiplier, as 25x18 DSP tiles (the better way round),
+    their two roundings (adders about as wide as the product) and the registered result."""
+    from ..ir.ops import Requantize
+
+    x_bits = g.tensor(node.inputs[0]).type.width
+    product = Requantize.product_bits(g, node)
+    tiles = min(-(-x_bits // 25) * -(-31 // 18), -(-31 // 25) * -(-x_bits // 18))
+    return {"dsp": copies * tiles, "lut": copies * 2 * product, "ff": copies * g.tensor(node.output).type.width}
+
+
 def group_units(g: Graph, fuse_zero_cost: bool, heads: tuple[str, ...] | None = FUSING_HEADS,
                 absorbs: Callable[[Node, Node], bool] | None = None) -> list[UnitSpec]:
     """Units in graph order. With `fuse_zero_cost`, a node whose op is one of `heads` (None: any) takes along the

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..ir.graph import Graph, Node
 from ..ir.ops import op_def
-from .cost import Composition, CostModel, UnitSpec
+from .cost import Composition, CostModel, UnitSpec, requantize_resources
 from .plan import EdgePlan, Point, add_resources, frozen_resources
 from .timing import tree_depth
 
@@ -189,6 +189,8 @@ class HlsCostModel(CostModel):
             return "elementwise", 1, {"lut": bits, "ff": bits}, None
         if op in ("Mul", "LeakyRelu"):
             return "elementwise", 1, {"lut": self._const_mult_luts(g, node) * out.size, "ff": bits}, None
+        if op == "Requantize":
+            return "elementwise", 2, requantize_resources(g, node, out.size), None
         if op == "Table":
             res = add_resources([self._roms(node.attrs["table"], out.type.width, out.size), {"ff": bits}])
             return "rom", 1, res, None
@@ -223,6 +225,8 @@ class HlsCostModel(CostModel):
                            {"lut": pixel_bits, "ff": pixel_bits}, interval=max(inputs, out_pixels))
         if op in ("Mul", "LeakyRelu"):
             return process("elementwise", 2, {"lut": self._const_mult_luts(g, node) * c, "ff": pixel_bits})
+        if op == "Requantize":
+            return process("elementwise", 3, requantize_resources(g, node, c))
         if op == "Table":
             return process("rom", 2, add_resources([self._roms(node.attrs["table"], out.type.width, c),
                                                     {"ff": pixel_bits}]))

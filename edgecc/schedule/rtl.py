@@ -25,7 +25,7 @@ import numpy as np
 from ..ir.graph import Graph
 from ..ir.ops import op_def
 from .adder_graph import plan_of
-from .cost import Composition, CostModel, UnitSpec
+from .cost import Composition, CostModel, UnitSpec, requantize_resources
 from .plan import EdgePlan, Point, frozen_resources
 
 
@@ -50,7 +50,7 @@ def dense_matrix(g: Graph, node) -> tuple[np.ndarray, np.ndarray | None, int]:
 
 
 # ops a unit computes and registers (one stage); the others move codes only (no logic, no register of their own)
-REGISTERED_OPS = ("Add", "Concat", "MaxPool", "AvgPool", "Clip", "LeakyRelu", "Mul", "Table", "Softmax")
+REGISTERED_OPS = ("Add", "Concat", "MaxPool", "AvgPool", "Clip", "LeakyRelu", "Mul", "Table", "Softmax", "Requantize")
 
 
 # A streaming design where the whole-vector one would be this large (multiply-accumulates of its window ops)
@@ -104,6 +104,8 @@ class RtlCostModel(CostModel):
         node = g.node(unit.head)
         out = g.tensor(unit.output)
         out_bits = out.size * out.type.width
+        if unit.op == "Requantize":
+            return {1: Point("elementwise", 1, 1, 1, 1, frozen_resources(requantize_resources(g, node, out.size)))}
         if unit.op in REGISTERED_OPS:
             lut = out_bits + sum(len(a) * out.type.width for a in (node.attrs.get("table"),) if a)
             return {1: Point("elementwise", 1, 1, 1, 1, frozen_resources({"lut": lut, "ff": out_bits}))}

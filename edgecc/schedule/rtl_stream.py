@@ -7,8 +7,8 @@ lowered to a *token graph*: an IR graph whose tensors have the shape of one toke
 - a MaxPool / AvgPool is a window generator feeding the same pool over one window (padding taps hold the input
   type's lowest code for a max, zero for an average with a constant count);
 - a flattening Reshape of a stream is a gather (the frame's tokens side by side: the same C order);
-- every other op (Quantize, Relu, Add/Concat of two streams or with a per-channel constant, Mul, Clip, LeakyRelu,
-  Table, Softmax over channels, and everything on vectors) is the same IR node on tokens.
+- every other op (Quantize, Requantize, Relu, Add/Concat of two streams or with a per-channel constant, Mul, Clip,
+  LeakyRelu, Table, Softmax over channels, and everything on vectors) is the same IR node on tokens.
 The per-token nodes form units exactly as for whole vectors (their points, adder graphs, reuse); window and
 gather units have fixed timing. How they run together is simulated cycle by cycle in `stream_timing.py` (the
 model the generated Verilog follows exactly).
@@ -26,7 +26,8 @@ from ..ir.ops_spatial import pool_counts
 from .rtl import dense_matrix
 
 WINDOW_OPS = ("Conv", "MaxPool", "AvgPool")
-TOKEN_OPS = ("Quantize", "Relu", "Add", "Concat", "Mul", "Clip", "LeakyRelu", "Table", "Softmax", "Dense")
+TOKEN_OPS = ("Quantize", "Relu", "Add", "Concat", "Mul", "Clip", "LeakyRelu", "Table", "Softmax", "Dense",
+             "Requantize")
 
 
 @dataclass(frozen=True)

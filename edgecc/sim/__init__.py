@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import MismatchError, ModelError
 from ..ir import golden
 from ..ir.graph import Graph
+from ..ir.scales import values_of_codes
 from ..ir.types import FixedType
 
 
@@ -49,11 +50,12 @@ class RunResult:
     predicted_ii: int | None = None
     timing_checked: bool = False
     extra: dict | None = None
+    out_scale: np.ndarray | None = None   # the output's scale factor beyond 2**-frac (ir/scales.py), if any
 
     @property
     def outputs(self) -> np.ndarray:
         """Exact float64 values of the output codes (a clear error where float64 cannot hold one exactly)."""
-        return self.out_type.to_float(self.codes)
+        return values_of_codes(self.out_type, self.out_scale, self.codes)
 
     @property
     def timing_ok(self) -> bool:
@@ -115,7 +117,7 @@ def run_project(out_dir: str, x: np.ndarray, simulate: Simulate | None) -> RunRe
         mismatches = n
     return RunResult(got, want, graph.tensor(graph.outputs[0]).type, n, mismatches, sim.simulator, seconds,
                      sim.latency_cycles, sim.ii_cycles, sim.latency_max, report.get("latency_cycles"),
-                     report.get("ii_cycles"), sim.timing_checked, sim.extra)
+                     report.get("ii_cycles"), sim.timing_checked, sim.extra, graph.tensor(graph.outputs[0]).scale)
 
 
 def update_report(out_dir: str, key: str, value: dict) -> dict:

@@ -195,7 +195,8 @@ def _golden_codes_or_error(graph, x):
 
 
 @pytest.mark.parametrize("name", ["qonnx_round_unsigned_act", "qonnx_ceil_narrow_unsigned", "qonnx_half_down_wide",
-                                  "qdq_uint8_zp10", "float_wrap_input", "qonnx_up_deep", "negative_frac_ceil"])
+                                  "qdq_uint8_zp10", "float_wrap_input", "qonnx_up_deep", "negative_frac_ceil",
+                                  "ort_qdq_cnn", "qonnx_scaled"])
 def test_float_wrapper_quantizes_inputs_exactly_as_the_golden_model(name, tmp_path):
     """The double entry point on double inputs and, where the types allow it, the single-precision one on float
     inputs: every code equals the golden model's, for ties, saturation, infinities, signed zeros and subnormals."""
@@ -240,6 +241,45 @@ int main(void) {{
     for k, (kind, xs) in enumerate(kinds):
         got = [line if line == "error" else [int(v) for v in line.split()] for line in lines[400 * k:400 * (k + 1)]]
         assert got == [_golden_codes_or_error(graph, row.reshape((1,) + shape)) for row in xs], kind
+
+
+def test_float_wrapper_of_a_scaled_model_gives_the_golden_values(tmp_path):
+    """Scales that are not powers of two: infer_double gives the golden model's exact values (code * scale in
+    double), infer_float the float32 product code * scale that DequantizeLinear computes."""
+    graph = CASES["ort_qdq_cnn"].graph()
+    project = edgecc.compile(graph, backend="c", out=str(tmp_path / "c"))
+    top = project.report["top"]
+    x = probe_inputs(graph, 100, seed=8)
+    flat = x.reshape(100, -1)
+    n_out = graph.tensor(graph.outputs[0]).size
+    rows = ", ".join("{" + ", ".join(repr(float(v)) + "f" for v in r) + "}" for r in flat)
+    main = tmp_path / "w.c"
+    main.write_text(f"""#include <stdio.h>
+#include "{top}_float.h"
+static const float X[100][{flat.shape[1]}] = {{{rows}}};
+int main(void) {{
+    static double xd[{flat.shape[1]}];
+    for (int v = 0; v < 100; v++) {{
+        double y[{n_out}];
+        float yf[{n_out}];
+        for (int i = 0; i < {flat.shape[1]}; i++) xd[i] = X[v][i];
+        if ({top}_infer_double(xd, y) || {top}_infer_float(X[v], yf)) return 1;
+        for (int j = 0; j < {n_out}; j++) printf("%a %a ", y[j], (double)yf[j]);
+        printf("\\n");
+    }}
+    return 0;
+}}
+""")
+    binary = str(tmp_path / "w")
+    _compile_c([str(main), str(tmp_path / "c" / "src" / f"{top}_float.c"), str(tmp_path / "c" / "src" / f"{top}.c")],
+               [str(tmp_path / "c" / "include")], binary, tmp_path)
+    lines = subprocess.run([binary], capture_output=True, text=True, check=True).stdout.splitlines()
+    got = np.array([[float.fromhex(v) for v in line.split()] for line in lines]).reshape(100, -1, 2)
+    golden = graph.golden(x)
+    np.testing.assert_array_equal(got[:, :, 0], golden)
+    scale = np.float32(np.ravel(graph.tensor(graph.outputs[0]).scale)[0])
+    codes = np.round(golden / float(scale)).astype(np.float32)
+    np.testing.assert_array_equal(got[:, :, 1], (codes * scale).astype(np.float64))
 
 
 def test_zero_weights_cost_no_instruction(tmp_path):

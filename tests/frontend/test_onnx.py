@@ -131,20 +131,47 @@ def test_qdq_per_axis_weight_scales_match_onnxruntime():
     np.testing.assert_array_equal(graph.golden(xs), ort_reference(model, xs))
 
 
-def test_non_power_of_two_scale_is_an_error_naming_the_tensor():
+def test_non_power_of_two_scale_and_zero_point_quantize_the_input_as_qonnx_does():
+    """Codes at frac 0 with the scale as the tensor's factor; the input quantized by qonnx's own float32 recipe
+    (x / s + z in float32, then rounded), so the golden model's codes are qonnx's (its values are exact: code * s
+    in float64, where qonnx rounds the product to float32)."""
     b = QonnxBuilder(4)
-    x = b.quant("x", 8, 4, scale=0.1)
+    x = b.quant("x", 8, 4, scale=0.1, zero_point=3.0)
     model = b.model(x, 4)
-    with pytest.raises(ModelError, match=r"scale of Quant input 'x' is 0\.1.*not a power of two"):
-        edgecc.load(model)
+    graph = edgecc.load(model)
+    q = graph.input_quantizers()[0]
+    assert graph.tensor(q.output).type.frac == 0 and (q.attrs["lo"], q.attrs["hi"]) == (-131, 124)
+    assert float(np.ravel(graph.tensor(q.output).scale)[0]) == float(np.float32(0.1))
+    xs = probe_inputs(graph, 500)
+    s = np.float32(0.1)
+    np.testing.assert_array_equal(np.round(graph.golden(xs) / s), np.round(qonnx_reference(model, xs) / s))
 
 
-def test_qdq_non_power_of_two_scale_is_an_error():
+def test_qonnx_weight_zero_point_is_an_offset_of_its_codes():
+    """Asymmetric weights (zero point 3, power-of-two scale): the codes are q - 3 on the scale's grid, no factor,
+    and the golden model is qonnx's answer exactly."""
+    rng = np.random.default_rng(4)
+    b = QonnxBuilder(6)
+    x = b.quant("x", 8, 4)
+    w = b.quant(b.const(rng.normal(0, 0.5, size=(6, 3))), 8, 5, zero_point=3.0)
+    b.nodes.append(helper.make_node("MatMul", [x, w], ["mm"], name="fc"))
+    model = b.model(b.quant("mm", 16, 8), 3)
+    graph = edgecc.load(model)
+    weights = graph.tensor(graph.node("fc").inputs[1])
+    assert weights.type.frac == 5 and weights.scale is None
+    xs = probe_inputs(graph, 500)
+    np.testing.assert_array_equal(graph.golden(xs), qonnx_reference(model, xs))
+
+
+def test_qdq_non_power_of_two_weight_scale_is_within_one_step_of_onnxruntime():
     model = qdq_mlp()
     s = next(i for i in model.graph.initializer if i.name == "w0_s")
     s.CopyFrom(numpy_helper.from_array(np.float32(0.013), "w0_s"))
-    with pytest.raises(ModelError, match="DequantizeLinear input 'w0'.*not a power of two"):
-        edgecc.load(model)
+    graph = edgecc.load(model)
+    assert [n.op for n in graph.compute_nodes()] == ["Dense", "Requantize", "Dense", "Quantize"]
+    xs = probe_inputs(graph, 500)
+    step = graph.tensor(graph.outputs[0]).type.step
+    assert np.max(np.abs(graph.golden(xs) - ort_reference(model, xs))) <= step
 
 
 def test_unsupported_op_names_node_and_op_and_lists_supported_ops():
@@ -158,7 +185,7 @@ def test_unsupported_op_names_node_and_op_and_lists_supported_ops():
 
 
 @pytest.mark.parametrize("change,match", [
-    (lambda b: b.inits.__setitem__(1, numpy_helper.from_array(np.float32(1.0), "q1_z")), "zero point"),
+    (lambda b: b.inits.__setitem__(1, numpy_helper.from_array(np.float32(0.5), "q1_z")), "zero point"),
     (lambda b: b.nodes[0].attribute.append(helper.make_attribute("rounding_mode", "STOCHASTIC")), "rounding_mode"),
 ])
 def test_quant_forms_not_supported_are_clear_errors(change, match):

@@ -7,11 +7,13 @@ schedule. Every external symbol starts with the model's sanitized name, so two m
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 
 import numpy as np
 
 from ...errors import UnsupportedOp
 from ...ir.graph import Graph
+from ...ir.scales import channel_factors
 from ...schedule.c import is_step, scratch_name
 from ...templates import render, template_env
 from ..common import Namer, label, write_test_vectors
@@ -51,6 +53,7 @@ def _build_unit(g: Graph, unit, schedule, emitters, prefix: str, index: int) -> 
     ct = container(u.bits, f"unit {label(unit.name)}", unit.head)
     ct_bits = 32 if ct == "int32_t" else 64
     helpers = sorted({("round", s["mode"], ct_bits) for s in u.steps if s["op"] == "requantize" and s["shift"] > 0}
+                     | {("scale", "", s["bits"]) for s in u.steps if s["op"] == "scale"}
                      | ({("divide", u.data["mode"], ct_bits)} if u.data.get("op") == "avg" else set())
                      | ({("smlad8", inputs[0]["ctype"], 0)} if u.data.get("smlad", {}).get("path") == "smlad8"
                         else set()))
@@ -58,6 +61,32 @@ def _build_unit(g: Graph, unit, schedule, emitters, prefix: str, index: int) -> 
             "microarch": unit.point.microarch, "data": u.data, "steps": u.steps, "ct": ct, "ct_bits": ct_bits,
             "inputs": inputs, "output": output, "scratch": scratch, "convert": scratch is not None,
             "constants": u.constants, "helpers": helpers}
+
+
+def _boundary_scales(g: Graph, in_q, out) -> dict:
+    """The float wrapper's view of scales that are not powers of two: the input quantizer's float32 recipe (scale,
+    zero point, whether it is added before the rounding) and the output's real step per channel, as C hex literals
+    (exact: a float32 scale times 2**-frac is a double)."""
+    out_steps = None
+    if out.scale is not None:
+        steps = [f * Fraction(2) ** -out.type.frac for f in channel_factors(out.scale, out.shape)]
+        out_steps = [float(v).hex() for v in steps]
+    scale = in_q.attrs.get("scale")
+    in_t = g.tensor(in_q.output)
+    return {"in_factor": _factor_text(in_t), "out_factor": _factor_text(out),
+            "in_scale": float(np.float32(scale)).hex() if scale is not None else None,
+            "zero_point": int(in_q.attrs.get("zero_point", 0)),
+            "zero_point_first": bool(in_q.attrs.get("zero_point_first")),
+            "out_steps": out_steps, "out_step_float": None if out.scale is None else
+            float(np.float32(float(np.ravel(out.scale)[0]) * 2.0 ** -out.type.frac)).hex()}
+
+
+def _factor_text(t) -> str:
+    """A tensor's scale factor for a comment: ' * 0.0113243' (empty where it is 1)."""
+    if t.scale is None:
+        return ""
+    values = np.ravel(t.scale)
+    return f" * {float(values[0]):.9g}" if values.size == 1 else " * its channel's scale"
 
 
 def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dict:
@@ -73,7 +102,9 @@ def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dic
     helpers = sorted({h for u in units for h in u["helpers"]})
     arena = max((b.offset + b.size for b in schedule.buffers if b.home == "arena"), default=0)
     env = template_env("c")
-    common = {"prefix": prefix, "macro": prefix.upper(), "version": version,
+    in_q = g.input_quantizers()[0]
+    scales = _boundary_scales(g, in_q, out_t)
+    common = {"prefix": prefix, "macro": prefix.upper(), "version": version, **scales,
               "source": label(g.meta.get("source", g.name)), "board": board.name,
               "in_ct": in_t.type.c_int_type(), "out_ct": out_t.type.c_int_type(),
               "n_in": in_t.size, "n_out": out_t.size, "in_type": str(in_t.type), "out_type": str(out_t.type),
@@ -83,10 +114,11 @@ def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dic
     dsp_units = [u["label"] for u in units if "smlad" in u["data"]]
     render(env, "src/model.c.j2", os.path.join(out_dir, "src", f"{prefix}.c"), **common, units=units,
            helpers=helpers, dsp_units=dsp_units)
-    in_q = g.input_quantizers()[0]
-    # single precision is exact where every input and output value is a normal float and the input saturates
+    # single precision is exact where every input and output value is a normal float and the input saturates (a
+    # scaled output: the float product code * scale, as DequantizeLinear computes it)
     float_exact = (in_t.type.width <= 24 and out_t.type.width <= 24 and in_t.type.overflow != "WRAP"
-                   and abs(in_t.type.frac) <= 100 and abs(out_t.type.frac) <= 100)
+                   and abs(in_t.type.frac) <= 100 and abs(out_t.type.frac) <= 100
+                   and len(scales["out_steps"] or ()) <= 1)
     # the port holds the user's array with its axes in the input quantizer's order (perm): x[src] for each code
     user_shape = list(g.tensor(g.inputs[0]).shape)
     perm = list(in_q.attrs.get("perm") or range(len(user_shape)))

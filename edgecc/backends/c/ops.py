@@ -2,7 +2,7 @@
 shape (an inner-product loop for a Dense, a direct convolution for a Conv, a window loop for a pool, a gather for
 Pad/Resize/Transpose, a Concat, a Softmax over rows, an elementwise loop otherwise), and every node that maps each
 value on its own adds a scalar step applied to each result before it is stored (a Dense's bias and ReLU, a
-Quantize's rounding and clamp, a Clip, LeakyRelu, table, or Mul/Add by a constant)."""
+Quantize's rounding and clamp, a Requantize's multiplier, a Clip, LeakyRelu, table, or Mul/Add by a constant)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,8 +11,9 @@ import numpy as np
 
 from ...errors import UnsupportedOp
 from ...ir.graph import Graph, Node
-from ...ir.ops import op_def
+from ...ir.ops import Requantize, op_def
 from ...ir.ops_spatial import pool_counts
+from ...ir.scales import requantized_range
 from ...ir.types import FixedType
 from ...schedule.c import activation_input, const_operand, conv_encoding
 from ...schedule.c_kernel import (BLOCK, blocked, conv_layout, merge_rows, nibbles, packed_pairs, uint_bytes,
@@ -427,6 +428,25 @@ def quantize(u: CUnit, node: Node) -> None:
     out_t = u.g.tensor(node.output).type
     requantize(u, out_t, node.attrs["rounding"],
                None if out_t.overflow == "WRAP" else (int(node.attrs["lo"]), int(node.attrs["hi"])))
+
+
+@EMITTERS.register("Requantize", microarchs=("c_elementwise",))
+def requantize_scaled(u: CUnit, node: Node) -> None:
+    """A step: TFLite's integer requantization with the result's channel's multiplier M0 * 2**left (one 64-bit
+    product: of two int32 where the value and the multiplier fit them, as TFLite's kernel has it, which a Cortex-M3
+    or M4 does in one SMULL) and right shift, then the clamp (ir/ops.py Requantize)."""
+    out_t = u.g.tensor(node.output).type
+    channels = Requantize.channels(node, len(node.attrs["multiplier"]))
+    mults = [m0 << max(e, 0) for m0, e in channels]
+    rights = [max(-e, 0) for _, e in channels]
+    u.need(min(u.lo * max(mults), 0), max(u.hi * max(mults), 0))      # the product (M0 >= 0)
+    ends = [requantized_range(u.lo, u.hi, m0, e) for m0, e in channels]
+    narrow = max(mults) < (1 << 31) and signed_bits(u.lo, u.hi) <= 32
+    u.steps.append({"op": "scale", "mult": _operand(u, "m", mults), "right": _operand(u, "r", rights),
+                    "bits": 32 if narrow else 64})
+    u.holds(min(lo for lo, _ in ends), max(hi for _, hi in ends))
+    u.frac = out_t.frac
+    requantize(u, out_t, "FLOOR", (int(node.attrs["lo"]), int(node.attrs["hi"])))
 
 
 def requantize(u: CUnit, out_t: FixedType, rounding: str, clamp: tuple[int, int] | None) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ...errors import UnsupportedOp
 from ...ir.graph import Node, Tensor
+from ...ir.ops import Requantize
 from ...ir.ops_pointwise import softmax_sum_type
 from ...ir.types import AP_QUANT_MODE, FixedType
 from .. import OpEmitters
@@ -294,6 +295,20 @@ def transpose(prj: HlsProject, node: Node) -> dict:
     except UnsupportedOp as e:
         raise UnsupportedOp(str(e), node.name) from None
     return {**_io(prj, node), "dims": dims, "perm": list(range(lead)) + [p + lead for p in perm]}
+
+
+@EMITTERS.register("Requantize", microarchs=ELEMENTWISE)
+def requantize_scaled(prj: HlsProject, node: Node) -> dict:
+    """TFLite's integer requantization per channel (ir/ops.py Requantize): tables of M0 * 2**left and of the right
+    shifts, one entry per channel, and the product's width."""
+    out_t = prj.g.tensor(node.output).type
+    _check_64_bits(node, out_t)
+    channels = Requantize.channels(node, len(node.attrs["multiplier"]))
+    where = label(node.name)
+    return {**_io(prj, node), "k": len(channels), "pw": Requantize.product_bits(prj.g, node) + 3,
+            "m": prj.index_table(f"{node.name}_multiplier", [m0 << max(e, 0) for m0, e in channels], where),
+            "r": prj.index_table(f"{node.name}_shift", [max(-e, 0) for _, e in channels], where),
+            "lo": int(node.attrs["lo"]), "hi": int(node.attrs["hi"])}
 
 
 def needs_explicit_rounding(g, node: Node) -> bool:

@@ -206,6 +206,14 @@ class Netlist:
         self.partly_used(full)
         return self.bits(full, signed_width(new_lo, new_hi) - 1, 0, new_lo, new_hi, "c")
 
+    def scale(self, a: Sig, multiplier: int, right: int) -> Sig:
+        """The IR's Requantize before its clamp (TFLite's integer requantization): a * multiplier (M0 * 2**left) over
+        2**31 rounded half toward +infinity, then over 2**right rounded half away from zero."""
+        if multiplier == 0 or (a.is_const and a.lo == 0):
+            return const(0)
+        high = self._round(self.mul(self.materialize(a), const(multiplier)), 31, "HALF_POS_INF")
+        return self._round(high, right, "HALF_UP") if right > 0 else high
+
     def _round(self, a: Sig, shift: int, rounding: str) -> Sig:
         a = self.materialize(a)
         if shift >= a.width:  # keep a remainder field below the sign bit

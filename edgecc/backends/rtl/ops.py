@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...ir.graph import Graph, Node
+from ...ir.ops import Requantize
 from ...ir.types import FixedType
 from ...schedule.plan import UnitPlan
 from ...schedule.rtl import dense_matrix
@@ -193,6 +194,19 @@ def quantize(b: UnitBuilder, node: Node) -> None:
     lo, hi = int(node.attrs["lo"]), int(node.attrs["hi"])
     b.values = [b.net.requantize(v, b.frac - out_t.frac, node.attrs["rounding"], out_t, lo, hi) for v in b.values]
     b.frac = out_t.frac
+
+
+@EMITTERS.register("Requantize", microarchs=("elementwise",))
+def requantize_scaled(b: UnitBuilder, node: Node) -> None:
+    """Per value, its channel's multiplier and shifts (TFLite's integer requantization), then the clamp."""
+    out_t = b.g.tensor(node.output).type
+    lo, hi = int(node.attrs["lo"]), int(node.attrs["hi"])
+    channels = Requantize.channels(node, len(node.attrs["multiplier"]))
+    out = []
+    for i, v in enumerate(b.values):
+        m0, e = channels[i % len(channels)]
+        out.append(b.net.requantize(b.net.scale(v, m0 << max(e, 0), max(-e, 0)), 0, "FLOOR", out_t, lo, hi))
+    b.values, b.frac = out, out_t.frac
 
 
 @EMITTERS.register("Reshape", microarchs=("wiring",))

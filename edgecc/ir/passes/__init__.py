@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from . import (assign_default_precision, check_config_layers, check_quantized, fold_quantizers, fuse_bias_activation,
-               fuse_result_quantizers, infer_accumulators, insert_requantization, make_names_unique,
+               fuse_result_quantizers, infer_accumulators, infer_scales, insert_requantization, make_names_unique,
                simplify_layout)
 
 PIPELINE: list[tuple[str, Callable]] = [
@@ -14,6 +14,7 @@ PIPELINE: list[tuple[str, Callable]] = [
     ("assign_default_precision", assign_default_precision.run),
     ("insert_requantization", insert_requantization.run),
     ("fold_quantizers", fold_quantizers.run),
+    ("infer_scales", infer_scales.run),
     ("fuse_result_quantizers", fuse_result_quantizers.run),
     ("simplify_layout", simplify_layout.run),
     ("infer_accumulators", infer_accumulators.run),

@@ -6,6 +6,7 @@ import numpy as np
 
 from ...errors import UnsupportedOp
 from ..graph import Graph, Node, Tensor
+from ..scales import compact
 
 
 def _only_consumer(g: Graph, tensor: str, op: str) -> Node | None:
@@ -23,11 +24,18 @@ def _bias_vector(g: Graph, add: Node, product: str):
         return None
     channels = g.tensor(product).shape[-1]
     data = np.asarray(t.data)
-    rows = np.broadcast_to(data, data.shape[:-1] + (channels,) if data.ndim else (channels,))
-    rows = rows.reshape(-1, channels)
+    shape = data.shape[:-1] + (channels,) if data.ndim else (channels,)
+    rows = np.broadcast_to(data, shape).reshape(-1, channels)
     if not all(np.array_equal(rows[0], r) for r in rows[1:]):
         return None
-    return const, rows[0]
+    scale = None
+    if t.scale is not None:   # the scale factor of each channel's bias, likewise
+        srows = np.broadcast_to(np.broadcast_to(np.asarray(t.scale, dtype=object), data.shape), shape)
+        srows = srows.reshape(-1, channels)
+        if not all(np.array_equal(srows[0], r) for r in srows[1:]):
+            return None
+        scale = compact(srows[0])
+    return const, rows[0], scale
 
 
 def run(g: Graph, config) -> bool:
@@ -43,10 +51,10 @@ def run(g: Graph, config) -> bool:
         if add is not None:
             bias = _bias_vector(g, add, node.output)
             if bias is not None:
-                const, vector = bias
+                const, vector, scale = bias
                 t = g.tensor(const)
                 name = g.fresh_name(f"{const}_bias")
-                g.add_tensor(Tensor(name, (vector.shape[0],), t.type, np.ascontiguousarray(vector)))
+                g.add_tensor(Tensor(name, (vector.shape[0],), t.type, np.ascontiguousarray(vector), scale))
                 node.inputs.append(name)
                 g.replace_uses(add.output, node.output)
                 g.remove_node(add)

@@ -1,8 +1,8 @@
 """Layout: the Transposes the frontend put between ONNX's (C, *spatial) order and the IR's channels-last one go
 where they cost nothing. A Transpose and its inverse cancel; one right after a graph input's quantizer becomes
 the order of the design's input port (the input quantizer's `perm`: the float input is permuted as it is
-quantized); a Transpose that only feeds a flattening Reshape into a Dense becomes a permutation of the Dense's
-weight rows (exact: the same products, summed in another order)."""
+quantized); a Transpose that only feeds a flattening Reshape into a Dense (through per-element ops, if any)
+becomes a permutation of the Dense's weight rows (exact: the same products, summed in another order)."""
 from __future__ import annotations
 
 import numpy as np
@@ -84,13 +84,14 @@ def _swap(g: Graph, p, t) -> None:
     perm = tuple(t.attrs["perm"])
     x = g.tensor(p.inputs[0])
     moved = g.fresh_name(f"{x.name}_t")
-    g.add_tensor(Tensor(moved, tuple(x.shape[k] for k in perm), x.type))
+    g.add_tensor(Tensor(moved, tuple(x.shape[k] for k in perm), x.type, scale=x.scale))
     if p.op == "Pad":
         rank = len(perm)
         pads = p.attrs["pads"]
         p.attrs["pads"] = tuple(pads[k] for k in perm) + tuple(pads[rank + k] for k in perm)
     out = t.output
-    g.tensors[out] = Tensor(out, g.tensor(out).shape, g.tensor(p.output).type)   # a quantizer's type stays
+    g.tensors[out] = Tensor(out, g.tensor(out).shape, g.tensor(p.output).type,   # a quantizer's type stays
+                            scale=g.tensor(p.output).scale)
     t.inputs, t.outputs = [x.name], [moved]
     p.inputs, p.outputs = [moved], [out]
     g.toposort()
@@ -122,7 +123,7 @@ def _sink(g: Graph) -> bool:
             u.attrs["pads"] = tuple(pads[k] for k in inverse) + tuple(pads[rank + k] for k in inverse)
         mid = g.fresh_name(f"{u.output}_t")
         out = g.tensor(u.output)
-        g.add_tensor(Tensor(mid, tuple(out.shape[k] for k in inverse), out.type))
+        g.add_tensor(Tensor(mid, tuple(out.shape[k] for k in inverse), out.type, scale=out.scale))
         final = u.output
         u.inputs, u.outputs = [x.name], [mid]
         t.inputs, t.outputs = [mid], [final]
@@ -141,11 +142,17 @@ def _absorb_input(g: Graph) -> bool:
         prior = tuple(q.attrs.get("perm") or range(len(perm)))
         q.attrs["perm"] = _compose(prior, perm)
         old = g.tensor(q.output)
-        g.tensors[old.name] = Tensor(old.name, g.tensor(t.output).shape, old.type, old.data)
+        g.tensors[old.name] = Tensor(old.name, g.tensor(t.output).shape, old.type, old.data, old.scale)
         g.replace_uses(t.output, q.output)
         g.remove_node(t)
         return True
     return False
+
+
+def _per_element(node) -> bool:
+    if node.op == "Requantize":
+        return len(node.attrs.get("ratio", node.attrs.get("multiplier", ()))) == 1
+    return node.op in ("Relu", "Quantize", "Clip", "LeakyRelu", "Table")
 
 
 def _fold_into_dense(g: Graph) -> bool:
@@ -155,8 +162,14 @@ def _fold_into_dense(g: Graph) -> bool:
         r = _only_user(g, t.output)
         if r is None or r.op != "Reshape" or len(g.tensor(r.output).shape) != 1:
             continue
-        dense = _only_user(g, r.output)
-        if dense is None or dense.op not in ("Dense", "MatMul") or dense.inputs[0] != r.output:
+        # per-element ops with one constant for every element may sit between (a QDQ model's Flatten has its own
+        # quantizer): they give the same values in any order
+        flat = r.output
+        dense = _only_user(g, flat)
+        while dense is not None and _per_element(dense):
+            flat = dense.output
+            dense = _only_user(g, flat)
+        if dense is None or dense.op not in ("Dense", "MatMul") or dense.inputs[0] != flat:
             continue
         src = g.tensor(t.inputs[0])
         # position i of the flat vector read after the transpose = source flat position order[i]
@@ -165,7 +178,7 @@ def _fold_into_dense(g: Graph) -> bool:
         rows = np.empty_like(np.asarray(w.data))
         rows[order] = np.asarray(w.data)        # the weight row for source position order[i] is row i
         name = g.fresh_name(f"{w.name}_rows")
-        g.add_tensor(Tensor(name, w.shape, w.type, rows))
+        g.add_tensor(Tensor(name, w.shape, w.type, rows, w.scale))
         dense.inputs[1] = name
         r.inputs = [t.inputs[0]]
         g.remove_node(t)

@@ -232,6 +232,24 @@ template <class X, class R, class Y, int MODE, bool SATURATE> struct QuantizeOp 
     }
 };
 
+// The IR's Requantize (TFLite's integer requantization): for channel k = i % K, the code times M[k] = M0 * 2^left
+// (exact in PW bits), divided by 2^31 rounding half toward +infinity (SaturatingRoundingDoublingHighMul), then by
+// 2^R[k] rounding half away from zero (RoundingDivideByPOT), clamped to [lo, hi] (Y's codes).
+template <class X, class Y, int K, int PW, class MC, class RC> struct RequantizeOp {
+    const MC *m;
+    const RC *r;
+    long long lo, hi;
+    Y operator()(const X &x, int i) const {
+        const ap_int<PW> p = ap_int<PW>(code(x)) * ap_int<PW>((long long)m[i % K]);
+        ap_int<PW> h = (p + (ap_int<PW>(1) << 30)) >> 31;
+        const int right = (int)r[i % K];
+        if (right > 0) h = (h + (ap_int<PW>(1) << (right - 1)) - ap_int<PW>(h < 0 ? 1 : 0)) >> right;
+        if (h < lo) h = lo;
+        if (h > hi) h = hi;
+        return from_bits<Y>(h.to_int64());
+    }
+};
+
 template <class X, class Y, int N, int C, class XS, class YS> void copy(XS &x, YS &y) {
     EDGECC_LAYER
     map<X, Y, N, C>(x, y, CastOp<X, Y>());
@@ -272,6 +290,12 @@ void add_const(AS &a, YS &y, const BC b[K]) {
     EDGECC_LAYER
     const AddConstOp<A, B, Y, K, BC> op = {b};
     map<A, Y, N, C>(a, y, op);
+}
+template <class X, class Y, int N, int C, int K, int PW, class XS, class YS, class MC, class RC>
+void requantize(XS &x, YS &y, const MC m[K], const RC r[K], const long long lo, const long long hi) {
+    EDGECC_LAYER
+    const RequantizeOp<X, Y, K, PW, MC, RC> op = {m, r, lo, hi};
+    map<X, Y, N, C>(x, y, op);
 }
 template <class X, class Y, int N, int C, int LO, int SIZE, class XS, class YS, class TC>
 void table(XS &x, YS &y, const TC t[SIZE]) {
