@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 
 from .errors import EdgeccError, ModelError
+
+INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE: a bug in edgecc, not in its input
 
 
 def _version() -> str:
@@ -233,6 +237,23 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `edgecc report OUT | head`
         return 0
+    except Exception as e:  # a bug in edgecc: one line with where it happened (OUT is already gone, see atomic_output)
+        if os.environ.get("EDGECC_TRACEBACK"):
+            raise
+        print(f"edgecc: internal error: {_describe_bug(e)}; this is a bug in edgecc, please report it with the "
+              "model (EDGECC_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+def _describe_bug(e: Exception) -> str:
+    """The exception's type, the first line of its message and the innermost edgecc frame, on one line."""
+    text = " ".join(str(e).split())[:200]
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if f"{os.sep}edgecc{os.sep}" in f.filename]
+    where = ""
+    if frames:
+        f = frames[-1]
+        where = f" (at edgecc{f.filename.rsplit(os.sep + 'edgecc', 1)[1]}:{f.lineno} in {f.name})"
+    return f"{type(e).__name__}{': ' + text if text else ''}{where}"
 
 
 if __name__ == "__main__":

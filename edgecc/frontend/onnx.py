@@ -1,7 +1,9 @@
 """ONNX (float, QONNX, QDQ) -> ir.Graph: loading, batch handling, constants, and the op-handler registry."""
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -85,14 +87,27 @@ class OnnxContext:
     def add_node(self, op: str, inputs: list[str], output: str, shape, attrs=None, channels_last: bool = False,
                  name: str | None = None) -> Node:
         """A model-level IR node; its output keeps the ONNX name (bound to a fresh one if that is taken)."""
+        shape = self.check_shape(output, shape, channels_last)
         ir_out = self.graph.fresh_name(output) if output in self.graph.tensors else output
-        self.graph.add_tensor(Tensor(ir_out, tuple(int(d) for d in shape)))
+        self.graph.add_tensor(Tensor(ir_out, shape))
         if channels_last:
             self.channels_last.add(ir_out)
         node = self.graph.add_node(Node(name or self.node_name, op, [self.name(i) for i in inputs], [ir_out],
                                         attrs or {}))
         self.bind(output, ir_out)
         return node
+
+    def check_shape(self, output: str, shape, channels_last: bool = False) -> tuple[int, ...]:
+        """An activation's shape (batch stripped), refused where a dimension is below 1 or it is too large to
+        compile: before a handler builds anything of that size."""
+        from .onnx_validate import MAX_ACTIVATION_ELEMENTS
+
+        shape = tuple(int(d) for d in shape)
+        if any(d < 1 for d in shape) or math.prod(shape) > MAX_ACTIVATION_ELEMENTS:
+            onnx_shape = [1, shape[-1], *shape[:-1]] if channels_last and shape else [1, *shape]
+            raise ModelError(f"output {output!r} would have shape {onnx_shape}; edgecc needs every dimension "
+                             f">= 1 and at most {MAX_ACTIVATION_ELEMENTS} elements", self.node_name)
+        return shape
 
     def bind(self, onnx_output: str, ir_tensor: str) -> None:
         if onnx_output != ir_tensor:
@@ -192,29 +207,24 @@ def attrs_of(node) -> dict:
 def load_onnx(model) -> Graph:
     """Read an ONNX path or ModelProto into the model-level IR (quantizers not yet folded into types)."""
     import onnx
-    from onnx import numpy_helper
 
     from . import onnx_handlers, onnx_handlers_spatial  # noqa: F401  (fill HANDLERS)
+    from .onnx_validate import validate_model
 
     source = "<ModelProto>"
     if not isinstance(model, onnx.ModelProto):
         source = os.fspath(model)
         try:
-            model = onnx.load(source)
+            with warnings.catch_warnings():  # e.g. unknown external-data keys: what matters is whether it loads
+                warnings.simplefilter("ignore")
+                model = onnx.load(source)
         except FileNotFoundError:
             raise ModelError(f"model file {source!r} does not exist") from None
         except Exception as e:  # a truncated or foreign file: protobuf raises its own DecodeError types
             raise ModelError(f"cannot read {source!r} as an ONNX model ({type(e).__name__}: "
                              f"{str(e).splitlines()[0] if str(e) else 'corrupt protobuf'})") from None
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
-    if opset is None:
-        raise ModelError("the model imports no standard ONNX opset")
-    if not OPSET_MIN <= opset <= OPSET_MAX:
-        raise ModelError(f"opset {opset} is not supported; edgecc reads opsets {OPSET_MIN}-{OPSET_MAX}")
-    try:
-        model = onnx.shape_inference.infer_shapes(model, strict_mode=False)
-    except Exception:
-        pass  # QONNX custom ops are unknown to ONNX shape inference; handlers compute every shape themselves
+    checked = validate_model(model)
+    opset = checked.opset
     onnx_graph = model.graph
     graph = Graph(_model_name(model, source))
     graph.meta["source"] = os.path.basename(source)
@@ -226,8 +236,8 @@ def load_onnx(model) -> Graph:
     for out in onnx_graph.output:
         ctx.onnx_uses[out.name] = ctx.onnx_uses.get(out.name, 0) + 1
 
-    for init in onnx_graph.initializer:
-        ctx.add_const(init.name, numpy_helper.to_array(init))
+    for name, value in checked.constants.items():
+        ctx.add_const(name, value)
     init_names = {i.name for i in onnx_graph.initializer}
     for vi in onnx_graph.input:
         if vi.name in init_names:
@@ -237,12 +247,9 @@ def load_onnx(model) -> Graph:
     if not graph.inputs:
         raise ModelError("the model has no (non-constant) input")
 
-    for index, node in enumerate(onnx_graph.node):
-        ctx.node_name = node.name or f"{node.op_type}_{index}"
-        handler = HANDLERS.get(node.op_type)
-        if handler is None:
-            raise UnsupportedOp(f"op {node.op_type} is not supported (supported: {', '.join(supported_ops())})",
-                                ctx.node_name)
+    for label, node in checked.nodes:
+        ctx.node_name = label
+        handler = HANDLERS[node.op_type]
         if node.op_type != "DequantizeLinear":
             for i in node.input:
                 if i in ctx.qlinear:
@@ -284,7 +291,9 @@ def _strip_batch(vi) -> tuple[int, ...]:
         raise ModelError(f"input {vi.name!r} has batch dimension {first.dim_value}; edgecc needs 1 or a symbolic one")
     shape = []
     for k, d in enumerate(dims[1:], start=1):
-        if not d.HasField("dim_value") or d.dim_value <= 0:
+        if d.HasField("dim_value") and d.dim_value <= 0:
+            raise ModelError(f"input {vi.name!r} has dimension {d.dim_value} at axis {k}")
+        if not d.HasField("dim_value"):
             label = d.dim_param or "?"
             raise ModelError(f"input {vi.name!r} has a dynamic dimension {label!r} at axis {k}; "
                              "only the batch dimension may be symbolic")

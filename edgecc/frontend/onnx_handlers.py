@@ -1,6 +1,8 @@
 """One small handler per ONNX op type: each reads its node and adds model-level IR nodes or folded constants."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ModelError, UnsupportedOp
@@ -8,6 +10,7 @@ from ..ir.quantizers import (QuantSpec, codes_of_integers, codes_of_integers_sca
                               quantize_constant_scaled, requantize_constant, requantize_constant_scaled, scale_parts)
 from ..ir.types import FixedType
 from .onnx import OnnxContext, attrs_of, onnx_handler
+from .onnx_validate import MAX_QUANT_BITS
 
 QONNX_ROUNDING = ("ROUND", "CEIL", "FLOOR", "UP", "DOWN", "HALF_UP", "HALF_DOWN")
 QDQ_DTYPES = {  # ONNX TensorProto data type -> (bits, signed)
@@ -89,6 +92,8 @@ def flatten(ctx: OnnxContext, node):
         src = ctx.tensor(ctx.onnx_order(node.input[0]))
     full = _full(src.shape) if src.data is None else tuple(src.shape)
     axis = attrs_of(node).get("axis", 1)
+    if not -len(full) <= axis <= len(full):
+        raise ModelError(f"Flatten axis {axis} is out of range for rank {len(full)}", ctx.node_name)
     axis = axis + len(full) if axis < 0 else axis
     out_full = (int(np.prod(full[:axis], dtype=np.int64)), int(np.prod(full[axis:], dtype=np.int64)))
     if src.data is not None:
@@ -101,6 +106,10 @@ def flatten(ctx: OnnxContext, node):
 def transpose(ctx: OnnxContext, node):
     perm = attrs_of(node).get("perm")
     if ctx.is_const(node.input[0]):
+        rank = len(ctx.tensor(node.input[0]).shape)
+        if perm is not None and sorted(perm) != list(range(rank)):
+            raise ModelError(f"Transpose perm {list(perm)} is not a permutation of the constant's {rank} axes",
+                             ctx.node_name)
         _fold_layout(ctx, node.output[0], node.input[0], lambda d: np.transpose(d, perm))
         return
     src = ctx.tensor(ctx.onnx_order(node.input[0]))
@@ -265,8 +274,10 @@ def qonnx_quant(ctx: OnnxContext, node):
     scale = np.asarray(ctx.const(node.input[1], "the Quant scale"), dtype=np.float64)
     zeropt = np.asarray(ctx.const(node.input[2], "the Quant zero point"), dtype=np.float64)
     bits = np.asarray(ctx.const(node.input[3], "the Quant bit width"), dtype=np.float64)
-    if bits.size != 1 or bits.ravel()[0] != round(bits.ravel()[0]) or bits.ravel()[0] < 1:
-        raise UnsupportedOp(f"Quant bit width {bits.ravel().tolist()} is not one integer >= 1", ctx.node_name)
+    b = float(bits.ravel()[0]) if bits.size == 1 else math.nan
+    if not (math.isfinite(b) and b == int(b) and 1 <= b <= MAX_QUANT_BITS):
+        raise UnsupportedOp(f"Quant bit width {bits.ravel()[:4].tolist()} is not one integer from 1 to "
+                            f"{MAX_QUANT_BITS}", ctx.node_name)
     zp = _integer_zero_point(ctx, zeropt)
     bits_i = int(bits.ravel()[0])
     signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 0))
@@ -294,6 +305,8 @@ def _qdq_params(ctx: OnnxContext, node):
         if zp_tensor.data is None:
             raise UnsupportedOp(f"the {node.op_type} zero point must be constant", ctx.node_name)
         zp = np.asarray(zp_tensor.data)
+        if zp.size == 0:
+            raise ModelError(f"the {node.op_type} zero point {zp_name!r} is empty", ctx.node_name)
         dtype_code = _onnx_dtype_of(zp)
     else:
         zp = np.zeros(1, dtype=np.int64)
@@ -314,9 +327,19 @@ def _onnx_dtype_of(arr: np.ndarray) -> int:
         return -1
 
 
-def _axis_in(ctx: OnnxContext, t, axis: int) -> int:
+def _axis_in(ctx: OnnxContext, t, axis: int, *params) -> int:
+    """The axis of constant `t` that per-axis parameters (scales, zero points) lie along, checked against them."""
     rank = len(t.shape)
-    return axis + rank if axis < 0 else axis
+    a = axis + rank if axis < 0 else axis
+    sizes = {np.asarray(p).size for p in params} - {1}
+    if sizes:
+        if not 0 <= a < rank:
+            raise ModelError(f"axis {axis} of per-axis parameters is out of range for {t.name!r} of shape "
+                             f"{list(t.shape)}", ctx.node_name)
+        if sizes != {t.shape[a]}:
+            raise ModelError(f"per-axis parameters of sizes {sorted(sizes)} do not match axis {axis} of {t.name!r} "
+                             f"of shape {list(t.shape)}", ctx.node_name)
+    return a
 
 
 @onnx_handler("QuantizeLinear")
@@ -331,7 +354,7 @@ def quantize_linear(ctx: OnnxContext, node):
         zp = zp.ravel()[:1]
     if zp.size > 1 and src.data is None:
         raise UnsupportedOp("per-axis non-zero zero points are not supported", ctx.node_name)
-    axis_in = _axis_in(ctx, src, axis) if src.data is not None else None
+    axis_in = _axis_in(ctx, src, axis, scale, zp) if src.data is not None else None
     _quantizer(ctx, x, node.output[0], scale, zp, qmin, qmax, "ROUND", "SAT", zero_point_first=False, axis=axis_in)
     ctx.qlinear[node.output[0]] = (scale, zp)
 
@@ -357,8 +380,8 @@ def dequantize_linear(ctx: OnnxContext, node):
         raise ModelError(f"DequantizeLinear input {src_name!r} is not an integer tensor", ctx.node_name)
     fracs, factor = scale_parts(scale, f"DequantizeLinear input {src_name!r}", ctx.node_name)
     if factor is None:
-        codes, ftype = codes_of_integers(src.data, fracs, zp, _axis_in(ctx, src, axis))
+        codes, ftype = codes_of_integers(src.data, fracs, zp, _axis_in(ctx, src, axis, scale, zp))
         ctx.add_const(node.output[0], codes, ftype)
         return
-    codes, ftype, f = codes_of_integers_scaled(src.data, factor, zp, _axis_in(ctx, src, axis))
+    codes, ftype, f = codes_of_integers_scaled(src.data, factor, zp, _axis_in(ctx, src, axis, scale, zp))
     ctx.add_const(node.output[0], codes, ftype, f)

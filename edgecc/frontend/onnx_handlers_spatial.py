@@ -13,10 +13,18 @@ import numpy as np
 from ..errors import ModelError, UnsupportedOp
 from ..ir.ops_spatial import out_size
 from .onnx import OnnxContext, attrs_of, onnx_handler
+from .onnx_validate import MAX_ACTIVATION_ELEMENTS, MAX_WINDOW_TAPS
 
 
 def _float_const(ctx: OnnxContext, name: str, what: str) -> np.ndarray:
     return np.asarray(ctx.const(name, what), dtype=np.float64)
+
+
+def _scalar(ctx: OnnxContext, name: str, what: str) -> float:
+    value = np.asarray(ctx.const(name, what), dtype=np.float64)
+    if value.size != 1:
+        raise ModelError(f"{what} ({name!r}) must hold one value, holds {value.size}", ctx.node_name)
+    return float(value.ravel()[0])
 
 
 def _window_attrs(ctx: OnnxContext, node, in_spatial, kernel) -> dict:
@@ -46,12 +54,22 @@ def _window_attrs(ctx: OnnxContext, node, in_spatial, kernel) -> dict:
             "pads": tuple(pads)}
 
 
-def _out_spatial(ctx: OnnxContext, in_spatial, w: dict) -> tuple[int, ...]:
+def _out_spatial(ctx: OnnxContext, in_spatial, w: dict, channels: int) -> tuple[int, ...]:
+    """The output positions of a window; refused where the padded input or the taps all windows read (what the
+    golden model gathers) pass the activation limits, which huge pads with huge kernels or strides would."""
     rank = len(in_spatial)
+    padded = [in_spatial[ax] + w["pads"][ax] + w["pads"][rank + ax] for ax in range(rank)]
+    if math.prod(padded) * channels > MAX_ACTIVATION_ELEMENTS:
+        raise ModelError(f"the padded input {padded} of {channels} channels has more than "
+                         f"{MAX_ACTIVATION_ELEMENTS} elements", ctx.node_name)
     out = tuple(out_size(in_spatial[ax], w["kernel"][ax], w["strides"][ax], w["dilations"][ax], w["pads"][ax],
                          w["pads"][rank + ax]) for ax in range(rank))
     if min(out) < 1:
         raise ModelError(f"the window {list(w['kernel'])} does not fit the input {list(in_spatial)}", ctx.node_name)
+    taps = math.prod(out) * math.prod(w["kernel"]) * channels
+    if taps > MAX_WINDOW_TAPS:
+        raise ModelError(f"{list(out)} windows of {list(w['kernel'])} over {channels} channels read {taps} "
+                         f"values, more than the {MAX_WINDOW_TAPS} edgecc accepts in one layer", ctx.node_name)
     return out
 
 
@@ -77,7 +95,7 @@ def conv(ctx: OnnxContext, node):
     if kernel != tuple(wt.shape[2:]):
         raise ModelError(f"kernel_shape {list(kernel)} differs from the weights {list(wt.shape)}", ctx.node_name)
     w = _window_attrs(ctx, node, in_spatial, kernel)
-    out_sp = _out_spatial(ctx, in_spatial, w)
+    out_sp = _out_spatial(ctx, in_spatial, w, cin)
     # [C_out, C_in/g, *k] -> [*k, C_in/g, C_out] (codes or float values alike)
     perm = tuple(range(2, len(wt.shape))) + (1, 0)
     w_ir = ctx.graph.fresh_name(f"{wt.name}_hwio")
@@ -118,7 +136,7 @@ def _pool_window(ctx: OnnxContext, node, x: str, what: str) -> tuple[dict, tuple
             pads[rank + ax] += grow
             extra += grow
         w["pads"] = tuple(pads)
-    return w, in_spatial, _out_spatial(ctx, in_spatial, w), extra
+    return w, in_spatial, _out_spatial(ctx, in_spatial, w, xt.shape[-1]), extra
 
 
 @onnx_handler("MaxPool")
@@ -175,8 +193,19 @@ def batch_norm(ctx: OnnxContext, node):
     eps = float(a.get("epsilon", 1e-5))
     scale, bias, mean, var = (_float_const(ctx, n, f"BatchNormalization {k}") for n, k in
                               zip(node.input[1:5], ("scale", "B", "mean", "var")))
-    s = np.float32(scale / np.sqrt(var + np.float32(eps)))
-    t = np.float32(bias - mean * s)
+    shape = ctx.onnx_shape(node.input[0])
+    if not shape:
+        raise UnsupportedOp("BatchNormalization of a tensor without a channel axis", ctx.node_name)
+    if any(v.shape != (shape[0],) for v in (scale, bias, mean, var)):
+        raise ModelError(f"BatchNormalization parameters of shapes {[list(v.shape) for v in (scale, bias, mean, var)]}"
+                         f", need [{shape[0]}] each", ctx.node_name)
+    if np.any(var + np.float32(eps) <= 0):
+        raise ModelError(f"BatchNormalization var + epsilon is not positive (epsilon {eps})", ctx.node_name)
+    with np.errstate(all="ignore"):
+        s = np.float32(scale / np.sqrt(var + np.float32(eps)))
+        t = np.float32(bias - mean * s)
+    if not (np.all(np.isfinite(s)) and np.all(np.isfinite(t))):
+        raise ModelError("BatchNormalization folds to a scale or shift beyond float32", ctx.node_name)
     x = node.input[0]
     if _fold_into_producer(ctx, x, s.astype(np.float64), t.astype(np.float64), node.output[0]):
         return
@@ -281,9 +310,9 @@ def clip(ctx: OnnxContext, node):
     a = attrs_of(node)
     lo, hi = a.get("min", -math.inf), a.get("max", math.inf)   # opset < 11 attributes
     if len(node.input) > 1 and node.input[1]:
-        lo = float(np.asarray(ctx.const(node.input[1], "the Clip min")).ravel()[0])
+        lo = _scalar(ctx, node.input[1], "the Clip min")
     if len(node.input) > 2 and node.input[2]:
-        hi = float(np.asarray(ctx.const(node.input[2], "the Clip max")).ravel()[0])
+        hi = _scalar(ctx, node.input[2], "the Clip max")
     src = ctx.tensor(node.input[0])
     if src.data is not None:
         raise UnsupportedOp("Clip of a constant is not folded", ctx.node_name)
@@ -344,10 +373,13 @@ def pad(ctx: OnnxContext, node):
         else [int(v) for v in a.get("pads", [])]
     value = 0.0
     if len(node.input) > 2 and node.input[2]:
-        value = float(np.asarray(ctx.const(node.input[2], "the Pad value")).ravel()[0])
+        value = _scalar(ctx, node.input[2], "the Pad value")
     axes = list(range(rank))
     if len(node.input) > 3 and node.input[3]:
-        axes = [int(v) + (rank if int(v) < 0 else 0) for v in np.asarray(ctx.const(node.input[3], "the Pad axes"))]
+        given = [int(v) for v in np.asarray(ctx.const(node.input[3], "the Pad axes")).ravel()]
+        axes = [v + rank if v < 0 else v for v in given]
+        if any(not 0 <= v < rank for v in axes) or len(set(axes)) != len(axes):
+            raise ModelError(f"Pad axes {given} are out of range or repeated for rank {rank}", ctx.node_name)
     if len(pads) != 2 * len(axes):
         raise ModelError(f"Pad pads {pads} do not match {len(axes)} axes", ctx.node_name)
     full = [0] * (2 * rank)
@@ -395,13 +427,14 @@ def resize(ctx: OnnxContext, node):
             scales = None
         if a.get("axes") is not None or text("keep_aspect_ratio_policy", "stretch") != "stretch":
             raise UnsupportedOp("Resize with axes or keep_aspect_ratio_policy is not supported", ctx.node_name)
-    if sizes is not None and sizes.size:
-        out_full = tuple(int(v) for v in sizes)
+    if sizes is not None and sizes.size == rank:
+        out_full = tuple(int(v) for v in sizes.ravel())
         scales = np.array([o / i for o, i in zip(out_full, full)], dtype=np.float64)
-    elif scales is not None and scales.size == rank:
-        out_full = tuple(int(math.floor(i * s)) for i, s in zip(full, scales))
+    elif scales is not None and scales.size == rank and (sizes is None or sizes.size == 0):
+        out_full = tuple(int(math.floor(i * s)) for i, s in zip(full, scales.ravel()))
     else:
-        raise ModelError("Resize needs scales or sizes for every axis", ctx.node_name)
+        raise ModelError(f"Resize needs scales or sizes for each of the {rank} axes", ctx.node_name)
+    ctx.check_shape(node.output[0], out_full[1:])   # before the index maps of that size are built
     if out_full[0] != 1 or out_full[1] != full[1]:
         raise UnsupportedOp("Resize of the batch or channel axis is not supported", ctx.node_name)
     coord = text("coordinate_transformation_mode", "half_pixel" if node.op_type == "Resize" else "asymmetric")

@@ -8,7 +8,7 @@ import numpy as np
 
 from .graph import Graph, Node
 from .ops import OpCost, OpDef, as_exact, register
-from .types import FixedType, shift_round
+from .types import INT64_SAFE_BITS, FixedType, shift_round
 
 
 def const_operand(g: Graph, node: Node) -> tuple[np.ndarray, FixedType]:
@@ -128,8 +128,13 @@ class Softmax(OpDef):
         sq = shift_round(s, exp_t.frac - inv_in.frac, "FLOOR")
         sq = np.clip(sq, a["inv_lo"], inv_in.max_int)
         r = np.asarray(a["inv_table"], dtype=np.int64)[sq - a["inv_lo"]]
-        y = shift_round(as_exact(e, out_t) * r, exp_t.frac + inv_t.frac - out_t.frac, "ROUND")
-        return out_t.saturate(as_exact(y, out_t))
+        shift = exp_t.frac + inv_t.frac - out_t.frac
+        if exp_t.width + inv_t.width + max(-shift, 0) > INT64_SAFE_BITS:  # a fine output grid: e * r beyond int64
+            e, r = e.astype(object), r.astype(object)
+        y = shift_round(e * r, shift, "ROUND")
+        if not out_t.fits_int64():
+            y = as_exact(y, out_t)
+        return as_exact(out_t.saturate(y), out_t)   # clamped before it is narrowed
 
 
 def softmax_sum_type(node: Node, n: int) -> FixedType:

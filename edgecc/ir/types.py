@@ -310,7 +310,11 @@ def shift_round(q: np.ndarray, shift: int, mode: str) -> np.ndarray:
     Pure integer arithmetic (floor division and remainders), valid for int64 and Python-int object arrays.
     """
     if shift <= 0:
+        if shift and q.dtype != object and -shift >= 63:  # 2**-shift is no int64: multiply as Python ints
+            return q.astype(object) * (1 << -shift)
         return q * (1 << -shift) if shift else q
+    if q.dtype != object and shift >= 63:  # 2**shift is no int64; every result is -1, 0 or 1
+        return shift_round(np.asarray(q).astype(object), shift, mode).astype(np.int64)
     unit = 1 << shift
     half = unit >> 1
     floor = q // unit

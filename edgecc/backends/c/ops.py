@@ -55,8 +55,11 @@ class CUnit:
     def table(self, suffix: str, values) -> str:
         """A const array in the narrowest C integer type of its values."""
         values = [int(v) for v in np.ravel(values)]
-        return self.const(suffix, FixedType.covering(min(values, default=0), max(values, default=0), 0)
-                          .c_int_type(), values)
+        t = FixedType.covering(min(values, default=0), max(values, default=0), 0)
+        if t.width > 64:
+            raise UnsupportedOp(f"a constant operand needs {t.width}-bit integers; the C backend stores at most 64 "
+                                "bits", self.unit.head)
+        return self.const(suffix, t.c_int_type(), values)
 
     def need(self, lo: int, hi: int) -> None:
         self.bits = max(self.bits, signed_bits(lo, hi))

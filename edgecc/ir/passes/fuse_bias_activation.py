@@ -18,7 +18,9 @@ def _only_consumer(g: Graph, tensor: str, op: str) -> Node | None:
 
 def _bias_vector(g: Graph, add: Node, product: str):
     """The constant operand of `add` as one vector over output channels, or None if it varies along other axes."""
-    const = next(t for t in add.inputs if t != product)
+    const = next((t for t in add.inputs if t != product), None)
+    if const is None:  # x + x
+        return None
     t = g.tensor(const)
     if not t.is_const:
         return None

@@ -116,14 +116,14 @@ def _floor_scaled(v: float, frac: int, factor) -> int:
 
 
 def _ceil_code(v: float, frac: int) -> int:
-    if v == -math.inf:
-        return -(1 << 4096)
+    if math.isinf(v):   # beyond every code of any type (a lower bound of +inf holds nothing)
+        return (1 << 4096) if v > 0 else -(1 << 4096)
     num, den = float(v).as_integer_ratio()
     return -((-num << max(frac, 0)) // (den << max(-frac, 0)))
 
 
 def _floor_code(v: float, frac: int) -> int:
-    if v == math.inf:
-        return 1 << 4096
+    if math.isinf(v):
+        return (1 << 4096) if v > 0 else -(1 << 4096)
     num, den = float(v).as_integer_ratio()
     return (num << max(frac, 0)) // (den << max(-frac, 0))
