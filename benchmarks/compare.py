@@ -1,7 +1,9 @@
 """The table the peer benchmarks print: one row per metric, the peer's figure, edgecc's and their ratio."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import os
 import time
 
@@ -16,6 +18,43 @@ def load_example(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def environ(**values):
+    """Temporarily set environment variables (restored afterwards, also on errors)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def hls4ml_ready_onnx(path: str):
+    """A QONNX file as hls4ml 1.3's ONNX flow takes it: qonnx cleanup (which also names every node: hls4ml crashes
+    on unnamed ones), channels-last, Gemm -> MatMul, cleanup again."""
+    import onnx
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+    from qonnx.util.cleanup import cleanup_model
+
+    model = cleanup_model(ModelWrapper(onnx.load(path)))
+    model = model.transform(ConvertToChannelsLastAndClean())
+    return cleanup_model(model.transform(GemmToMatMul()))
+
+
+def write_json(path: str, result: dict, root: str) -> None:
+    """A benchmark's result as JSON (numpy scalars as numbers), and where it went."""
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+        f.write("\n")
+    print(f"wrote {os.path.relpath(path, root)}")
 
 
 def timed(fn, *args, **kwargs):

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import contextlib
-import json
 import math
 import os
 import shutil
@@ -36,7 +34,7 @@ import time
 
 import numpy as np
 
-from compare import format_table, load_example, make_row, timed
+from compare import environ, format_table, load_example, make_row, timed, write_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -52,20 +50,6 @@ def log(msg: str) -> None:
 
 
 
-
-@contextlib.contextmanager
-def environ(**values):
-    """Temporarily set environment variables (restored afterwards, also on errors)."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def row_mismatches(got_codes: np.ndarray, want_codes: np.ndarray) -> int:
@@ -424,10 +408,7 @@ def main() -> int:
                         "files": [os.path.relpath(f, ROOT) for f in da_files]},
               "seconds_total": time.perf_counter() - t_start}
     path = os.path.join(OUT, "vs_da4ml.json")
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
-        f.write("\n")
-    print(f"wrote {os.path.relpath(path, ROOT)}")
+    write_json(path, result, ROOT)
     return 0
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import json
 import math
 import os
 import shutil
@@ -36,7 +35,7 @@ import time
 
 import numpy as np
 
-from compare import format_table, make_row, timed
+from compare import environ, format_table, make_row, timed, write_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench_out")
@@ -56,20 +55,6 @@ def log(msg: str) -> None:
     print(f"[vs_emlearn {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-
-@contextlib.contextmanager
-def environ(**values):
-    """Temporarily set environment variables (restored afterwards, also on errors)."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def tool_version(cmd: list[str]) -> str:
@@ -361,10 +346,7 @@ def main() -> int:
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
     path = os.path.join(OUT, "vs_emlearn.json")
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
-        f.write("\n")
-    print(f"wrote {os.path.relpath(path, ROOT)}")
+    write_json(path, result, ROOT)
     return 0
 
 

@@ -26,7 +26,7 @@ import sys
 import tempfile
 
 import numpy as np
-from compare import load_example, timed
+from compare import hls4ml_ready_onnx, load_example, timed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -60,25 +60,13 @@ def warm_up_gxx() -> None:
 
 # ----------------------------------------------------------------------------------------------------- hls4ml
 def run_hls4ml(x_on: np.ndarray, x_off: np.ndarray, out_dir: str, repeats: int) -> dict:
-    import onnx
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
-    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
-    from qonnx.util.cleanup import cleanup_model
-
     _, t_import = timed(importlib.import_module, "hls4ml")
     import hls4ml
 
     shutil.rmtree(out_dir, ignore_errors=True)
 
     def to_project():
-        # hls4ml's documented QONNX flow: clean up (this also gives every node a unique name: hls4ml crashes
-        # on unnamed nodes), channels-last, Gemm -> MatMul, clean up again.
-        model = ModelWrapper(onnx.load(MODEL_PATH))
-        model = cleanup_model(model)
-        model = model.transform(ConvertToChannelsLastAndClean())
-        model = model.transform(GemmToMatMul())
-        model = cleanup_model(model)
+        model = hls4ml_ready_onnx(MODEL_PATH)
         out_name = model.graph.output[0].name
         if any(n.op_type == "Identity" and out_name in n.output for n in model.graph.node):
             raise RuntimeError("hls4ml rejects a graph whose output comes from Identity")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -32,7 +31,7 @@ import time
 import traceback
 
 import numpy as np
-from compare import format_table, load_example, make_row, timed
+from compare import format_table, hls4ml_ready_onnx, load_example, make_row, timed, write_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -87,22 +86,12 @@ def run_hls4ml(x: np.ndarray, out_dir: str, part: str) -> dict:
     step = "import"
     try:
         import hls4ml
-        import onnx
-        from qonnx.core.modelwrapper import ModelWrapper
-        from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
-        from qonnx.transformation.gemm_to_matmul import GemmToMatMul
-        from qonnx.util.cleanup import cleanup_model
 
         result["version"] = hls4ml.__version__
         shutil.rmtree(out_dir, ignore_errors=True)
 
         def to_project():
-            # hls4ml's documented QONNX flow; cleanup also names every node (hls4ml crashes on unnamed ones)
-            model = ModelWrapper(onnx.load(MODEL_PATH))
-            model = cleanup_model(model)
-            model = model.transform(ConvertToChannelsLastAndClean())
-            model = model.transform(GemmToMatMul())
-            model = cleanup_model(model)
+            model = hls4ml_ready_onnx(MODEL_PATH)
             # Precisions: every Quant-derived type is 'auto' (hls4ml infers it from the QONNX quantizers, exact);
             # the default fixed<16,6> is what is left for the input (2^-10 steps: exact on the 2^-7 input grid).
             config = hls4ml.utils.config_from_onnx_model(model, granularity="name", backend="Vivado",
@@ -287,10 +276,7 @@ def main() -> int:
     result = {"model": os.path.relpath(MODEL_PATH, ROOT), "vectors": n, "board": board.name, "part": board.part,
               "hls4ml_ok": ok, "rows": rows, "notes": notes}
     path = os.path.join(OUT, "vs_hls4ml_cnn.json")
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
-        f.write("\n")
-    print(f"wrote {os.path.relpath(path, ROOT)}")
+    write_json(path, result, ROOT)
     return 0
 
 
