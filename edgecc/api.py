@@ -88,6 +88,27 @@ class Project:
         return result
 
 
+def sweep(graph: Graph | str, backend: str = "rtl", board: str | None = None, points: int = 12,
+          clock_ns: float | None = None, out: str | None = None, **options) -> dict:
+    """Schedule the graph for latency targets from the fastest design that fits the board to the most folded one
+    (`points` targets, geometrically spaced); returns {"points": [...], "pareto": [...], ...} and, with `out`,
+    writes sweep.json and sweep.png there. Nothing is emitted: each point is the scheduler's choice."""
+    from .schedule.sweep import run_sweep, write_sweep
+
+    be = get_backend(backend)
+    settings = be.compile_settings(options)
+    if not isinstance(graph, Graph):
+        graph = load(graph)
+    board_def = get_board(board or be.default_board)
+    be.check_board(board_def)
+    be.check_graph(graph)
+    result = run_sweep(graph, be.cost_model, board_def, graph.config or CompileConfig(), points, clock_ns, settings)
+    result.update(model=graph.meta.get("source", graph.name), backend=be.name)
+    if out is not None:
+        write_sweep(result, out)
+    return result
+
+
 def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: str | None = None,
             clock_ns: float | None = None, latency_ns: float | None = None, latency_cycles: int | None = None,
             ii: int | None = None, precision: str | None = None, config: str | None = None,
@@ -137,6 +158,7 @@ def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: s
             "resources": dict(sched.resources),
             "budget": board_def.resources,
             "layers": [l.to_json() for l in sched.layers],
+            "schedule": {"solver": sched.solver, "objective": sched.objective, "cost": sched.cost},
             "targets": {"latency_cycles": latency_cycles, "latency_ns": latency_ns, "ii": ii},
             "options": settings,
             **({"calibration": graph.meta["calibration"]} if "calibration" in graph.meta else {}),

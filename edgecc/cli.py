@@ -50,6 +50,51 @@ def cmd_compile(a) -> int:
     r = project.report
     print(f"edgecc: wrote {a.out} ({r['backend']}, {r['board']}): latency {r['latency_cycles']} cycles "
           f"({r['latency_ns']:g} ns), II {r['ii_cycles']}")
+    print(schedule_table(r))
+    return 0
+
+
+def schedule_table(r: dict) -> str:
+    """The chosen schedule: per layer how it is built, its folding, latency, II and resources; then the totals
+    against the board and how the schedule was found."""
+    keys = list(r["resources"])
+    lines = [f"{'layer':<22} {'op':<9} {'built as':<12} {'folding':<30} {'lat':>6} {'II':>6} "
+             + " ".join(f"{k.upper():>7}" for k in keys)]
+    for l in r["layers"]:
+        if l.get("microarch") in ("fused", "wiring"):
+            continue
+        name = "".join(c if c.isprintable() else "?" for c in l["name"])[:22]
+        lines.append(f"{name:<22} {l['op']:<9} {l.get('microarch', ''):<12} {l.get('folding', '')[:30]:<30} "
+                     f"{l['latency_cycles']:>6} {l['ii_cycles']:>6} "
+                     + " ".join(f"{l['resources'].get(k, 0):>7}" for k in keys))
+    budget = r.get("budget", {})
+    lines.append(f"{'total':<22} {'':<9} {'':<12} {'':<30} {r['latency_cycles']:>6} {r['ii_cycles']:>6} "
+                 + " ".join(f"{r['resources'][k]:>7}" for k in keys))
+    if any(budget.get(k) for k in keys):
+        lines.append(f"{'board ' + r['board']:<22} {'':<9} {'':<12} {'':<30} {'':>6} {'':>6} "
+                     + " ".join(f"{budget.get(k, '-'):>7}" for k in keys))
+    sched = r.get("schedule")
+    if sched:
+        how = {"milp": "exact (MILP, HiGHS)", "greedy": "greedy (non-linear timing model)",
+               "preferred": "the fastest design, which fits"}.get(sched["solver"], sched["solver"])
+        goal = "least cost within the targets" if sched["objective"] == "cost" else "fastest that fits the board"
+        lines.append(f"schedule: {goal}; solved {how}; cost {sched['cost']:g}")
+    return "\n".join(lines)
+
+
+def cmd_sweep(a) -> int:
+    from . import api
+    from .schedule.sweep import table
+
+    options = {k: getattr(a, k) for k in ("io_type",) if getattr(a, k)}
+    graph = api.load(a.model, precision=a.precision, config=a.config)
+    result = api.sweep(graph, backend=a.backend, board=a.board, points=a.points, clock_ns=a.clock_ns, out=a.out,
+                       **options)
+    print(f"edgecc: {result['backend']} on {result['board']} at {result['clock_ns']:g} ns: "
+          f"{len(result['points'])} latency targets, {len(result['pareto'])} on the Pareto front")
+    print(table(result))
+    if a.out:
+        print(f"edgecc: wrote {a.out}/sweep.json and {a.out}/sweep.png")
     return 0
 
 
@@ -109,6 +154,7 @@ def cmd_report(a) -> int:
         name = "".join(c if c.isprintable() else "?" for c in l["name"])[:24]
         print(f"{name:<24} {l['op']:<10} {l.get('microarch', ''):<12} {l['reuse']:>5} {l['latency_cycles']:>4} "
               f"{l['ii_cycles']:>3}  {l['out_type']}")
+    print(schedule_table(r))
     return 0
 
 
@@ -195,6 +241,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "DATAFLOW (stream; auto: stream where the model has windows)")
     c.add_argument("--dump-ir", action="store_true", help="print the IR after the frontend and after each pass")
     c.set_defaults(fn=cmd_compile)
+
+    sw = sub.add_parser("sweep", help="the latency-resource Pareto curve: the schedule at latency targets from the "
+                        "fastest design that fits the board to the most folded one")
+    sw.add_argument("model")
+    sw.add_argument("-b", "--backend", default="rtl", help="rtl (default), hls or c")
+    sw.add_argument("--board", help="board name or .yaml file")
+    sw.add_argument("--clock-ns", type=float)
+    sw.add_argument("--points", type=int, default=12, help="latency targets to schedule (default 12)")
+    sw.add_argument("-o", "--out", help="folder for sweep.json and sweep.png")
+    sw.add_argument("--precision")
+    sw.add_argument("--config")
+    sw.add_argument("--io-type", choices=["auto", "parallel", "stream"])
+    sw.set_defaults(fn=cmd_sweep)
 
     r = sub.add_parser("run", help="run the design in OUT on inputs and compare with the golden model")
     r.add_argument("out")

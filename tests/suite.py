@@ -133,11 +133,17 @@ class Case:
         return self.compile if backend.board_kind == "fpga" else {}
 
 
+# A CNN's whole-frame form (every window position built in parallel) is a design for a large part: the suite
+# compiles it for one at the default board's clock, so the scheduler keeps it fully parallel (on pynq-z2 it folds
+# what it can, and some do not fit at all: tests/schedule/test_solver.py covers that).
+WHOLE_FRAME = {"io_type": "parallel", "board": "vu13p", "clock_ns": 10.0}
+
+
 def cases() -> dict[str, Case]:
     """Every model of `models()` as it is, plus the variants that select other micro-architectures and compositions:
     every layer folded to one II (lock-step), one folded layer feeding a fully parallel one and a folded branch
     joining a parallel one (streams, FIFOs), a fast clock, float constants kept exact, a wrapping input."""
-    out = {name: Case(model, compile={"io_type": "parallel"}, slow_vectors=100) if "cnn" in name
+    out = {name: Case(model, compile=WHOLE_FRAME, slow_vectors=100) if "cnn" in name
            else Case(model) for name, (model, _) in models().items()}
     # the streaming form of the CNNs (HLS io_stream; RTL pixels over ready/valid with window generators)
     for name in ("cnn_cnn1d", "cnn_cnn2d_geometry", "cnn_depthwise_separable", "cnn_residual_block",
@@ -145,7 +151,7 @@ def cases() -> dict[str, Case]:
         out[f"{name}_stream"] = Case(out[name].model, compile={"io_type": "stream"}, fpga_only=True,
                                      slow_vectors=100)
     out["cnn_table_config"] = Case(out["cnn_table_activations"].model, load={"config": TABLE_CONFIG},
-                                   compile={"io_type": "parallel"}, slow_vectors=100)
+                                   compile=WHOLE_FRAME, slow_vectors=100)
     out["ii4"] = Case(qonnx_mlp(seed=21), compile={"ii": 4})
     out["stream_folded_then_parallel"] = Case(qonnx_mlp(sizes=(16, 12, 6), seed=3, layer_names=["fc1", "fc2"]),
                                               load={"config": _reuse(fc1=4)})
@@ -171,5 +177,5 @@ def keras_cases() -> dict[str, Case]:
 
     out = {"keras_mlp": Case(loader=ZOO["mlp"])}
     for name in ("cnn1d", "cnn2d", "depthwise"):
-        out[f"keras_{name}"] = Case(loader=ZOO[name], compile={"io_type": "parallel"}, slow_vectors=100)
+        out[f"keras_{name}"] = Case(loader=ZOO[name], compile=WHOLE_FRAME, slow_vectors=100)
     return out

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
-from ..errors import InfeasibleTarget, ModelError
+from ..errors import ModelError
 from ..ir.graph import Graph
 from .cost import CostModel
 from .plan import EdgePlan, LayerPlan, Schedule, UnitPlan, add_resources, frozen_resources
-from .search import search
+from .search import search, weighted_cost
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,11 @@ def schedule_graph(g: Graph, cost_model: type[CostModel], board, config, targets
                    options: Mapping | None = None) -> Schedule:
     """Choose a point per unit for the backend whose cost model is given, meeting the targets on the board.
 
-    Without a target every unit is fully parallel unless the config fixes its reuse factor. An II target folds
-    every unit as far as the II allows. A latency target is a budget: starting fully parallel, the scheduler folds
-    the unit whose next point saves the most of the board while the whole design still meets it. Where the board's
-    budget is a hard limit (a microcontroller's flash and RAM), a design that does not fit is folded until it does.
-    `options` are the backend's compile options (validated by the backend).
+    Without a target: the backend's preferred design (RTL and HLS: fully parallel, unless the config fixes a
+    layer's folding) if it fits the board, else the fastest design that does. With a latency and/or II target: the
+    cheapest design (search.weighted_cost) that meets them within the board. Nothing fits: InfeasibleTarget (exit
+    3) naming the best achievable figures and the resource that binds. How it was solved is `Schedule.solver`
+    (see search.py). `options` are the backend's compile options (validated by the backend).
     """
     clock_ns = float(targets.clock_ns or board.clock_ns)
     if clock_ns <= 0:
@@ -57,10 +57,7 @@ def schedule_graph(g: Graph, cost_model: type[CostModel], board, config, targets
                          "(graphs from edgecc.load are)")
 
     cost = cost_model.for_board(board, clock_ns, options)
-    budget = dict(board.resources)
-    fixed = {n.name: config.layer(n.name).reuse_factor for n in g.compute_nodes()
-             if config is not None and config.layer(n.name).reuse_factor}
-    choice = search(g, cost, budget, fixed, latency, targets.ii, clock_ns)
+    choice = search(g, cost, dict(board.resources), config, latency, targets.ii, clock_ns, board.name)
     design = choice.design
 
     units = tuple(UnitPlan(u.name, u.nodes, u.inputs, u.output, choice.chosen[u.name], design.start[u.name],
@@ -75,24 +72,25 @@ def schedule_graph(g: Graph, cost_model: type[CostModel], board, config, targets
                                     design.unit_latency(u.name) if head else 0,
                                     design.ii_cycles if design.kind == "lockstep" else u.point.ii_cycles,
                                     u.point.resources if head else frozen_resources(keys=cost.resource_keys),
-                                    str(g.tensor(node.output).type)))
+                                    str(g.tensor(node.output).type), folding_of(u.point) if head else ""))
     resources = add_resources([u.point.resources for u in units] + [design.buffer_resources or {}],
                               keys=cost.resource_keys)
-    if cost.always_check_budget or targets.ii is not None or latency is not None:
-        for key in cost.resource_keys:
-            if budget.get(key) and resources[key] > budget[key]:
-                worst = max(layers, key=lambda l: l.resources.get(key, 0))
-                if worst.resources.get(key, 0):
-                    culprit = f"largest layer {worst.name!r} ({worst.resources.get(key, 0)})"
-                else:   # the design's own (an MCU's arena of activations): the largest activation names it
-                    out = max((n for n in g.compute_nodes()), key=lambda n: g.tensor(n.output).size)
-                    culprit = (f"the activations between layers take it (the largest: the output of {out.name!r}, "
-                               f"{g.tensor(out.output).size} values)")
-                raise InfeasibleTarget(f"estimated {key.upper()} {resources[key]} exceeds {board.name}'s "
-                                       f"{budget[key]}; {culprit}")
     return Schedule(cost.backend, board.name, clock_ns, design.kind, design.latency_cycles, design.ii_cycles, units,
                     tuple(design.edges), tuple(layers), resources, cost.levels_per_stage, design.stages,
-                    MappingProxyType({**targets.to_json(), "latency_cycles": latency}), tuple(design.buffers))
+                    MappingProxyType({**targets.to_json(), "latency_cycles": latency}), tuple(design.buffers),
+                    choice.solver, choice.objective,
+                    round(weighted_cost(resources, {k: v for k, v in board.resources.items() if v}), 1))
+
+
+def folding_of(point) -> str:
+    """How a unit's point folds, in words for the schedule table (PE x SIMD, reuse, or nothing)."""
+    detail = point.detail
+    if point.microarch == "pe_array" and detail is not None:
+        memory = getattr(detail, "memory", "")
+        return f"PE {detail.pe} x SIMD {detail.simd}" + (f", weights {memory}" if memory else "")
+    if point.reuse > 1:
+        return f"reuse {point.reuse}"
+    return ""
 
 
 __all__ = ["EdgePlan", "Schedule", "Targets", "schedule_graph"]

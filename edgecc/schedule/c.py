@@ -126,7 +126,8 @@ class CCostModel(CostModel):
     backend = "c"
     fuse_zero_cost = True
     resource_keys = MCU_RESOURCES
-    always_check_budget = True  # a model that does not fit the part's flash or RAM cannot run there
+    latency_model = "sum"       # one unit after another
+    latency_offset = 0
 
     def __init__(self, cpu: CpuModel, clock_ns: float, pack_weights: str = "auto"):
         self.cpu = cpu

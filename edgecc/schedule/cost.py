@@ -96,7 +96,11 @@ class CostModel:
     fuse_zero_cost = False
     fusing_heads: tuple[str, ...] | None = FUSING_HEADS
     resource_keys = FPGA_RESOURCES
-    always_check_budget = False   # FPGA estimates are first-order: only a target makes them a hard limit
+    # How the design's latency follows from its units' (the scheduler solves exactly where it is linear):
+    # "path": `latency_offset` + the longest path of unit latencies; "sum": the units run one after another;
+    # None: only `compose` knows (the scheduler then searches greedily with it).
+    latency_model: str | None = None
+    latency_offset = 1
 
     def __init__(self, timing: FamilyTiming, clock_ns: float):
         self.timing = timing
@@ -120,6 +124,15 @@ class CostModel:
     def preferred_reuse(self, g: Graph, unit: UnitSpec) -> int:
         """The point to take where no target or config decides (1: the fastest)."""
         return 1
+
+    def candidates(self, g: Graph, unit: UnitSpec, layer_config=None) -> list[Point]:
+        """Every point the unit may take: by default the reuse factors in powers of two up to max_reuse (and the
+        cap, the preferred one and any the config names)."""
+        from .search import reuse_candidates
+
+        fixed = getattr(layer_config, "reuse_factor", None)
+        reuses = reuse_candidates(self.max_reuse(g, unit), fixed, self.preferred_reuse(g, unit))
+        return list(self.points(g, unit, reuses).values())
 
     def points(self, g: Graph, unit: UnitSpec, reuses: Iterable[int]) -> dict[int, Point]:
         """The unit's candidate points for these reuse factors (those it supports), keyed by reuse."""

@@ -80,6 +80,11 @@ class HlsCostModel(CostModel):
         return cls(family_timing(board.family), clock_ns, (options or {}).get("io_type") or "parallel")
 
     @property
+    def latency_model(self):
+        """The pipelined function's latency is the input register plus the longest path; dataflow's is not linear."""
+        return None if self.stream else "path"
+
+    @property
     def stream(self) -> bool:
         return self.streaming
 

@@ -100,11 +100,12 @@ class LayerPlan:
     ii_cycles: int
     resources: Mapping[str, int]
     out_type: str
+    folding: str = ""              # e.g. "PE 4 x SIMD 8, weights block" or "reuse 4" (empty: fully parallel)
 
     def to_json(self) -> dict:
         return {"name": self.name, "op": self.op, "unit": self.unit, "microarch": self.microarch,
-                "reuse": self.reuse, "latency_cycles": self.latency_cycles, "ii_cycles": self.ii_cycles,
-                "resources": dict(self.resources), "out_type": self.out_type}
+                "reuse": self.reuse, "folding": self.folding, "latency_cycles": self.latency_cycles,
+                "ii_cycles": self.ii_cycles, "resources": dict(self.resources), "out_type": self.out_type}
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,9 @@ class Schedule:
     stages: int = 0                # lock-step: register stages after the input register (latency = 1 + stages*II)
     targets: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     buffers: tuple[BufferPlan, ...] = ()
+    solver: str = "preferred"      # how the choice was found: "milp" (exact), "greedy" or "preferred" (search.py)
+    objective: str = "fastest"     # "cost" (least cost within the targets) or "fastest" (that fits the board)
+    cost: float = 0.0              # the design's weighted cost (search.weighted_cost), in LUT equivalents on FPGAs
 
     def buffer(self, tensor: str) -> BufferPlan:
         for b in self.buffers:
@@ -151,7 +155,7 @@ class Schedule:
             "backend": self.backend, "board": self.board, "clock_ns": self.clock_ns,
             "composition": self.composition, "latency_cycles": self.latency_cycles, "ii_cycles": self.ii_cycles,
             "stages": self.stages, "levels_per_stage": self.levels_per_stage, "resources": dict(self.resources),
-            "targets": dict(self.targets),
+            "targets": dict(self.targets), "solver": self.solver, "objective": self.objective, "cost": self.cost,
             "units": [{"name": u.name, "nodes": list(u.nodes), "inputs": list(u.inputs), "output": u.output,
                        "microarch": u.point.microarch, "reuse": u.point.reuse, "ii_cycles": u.point.ii_cycles,
                        "stages": u.point.stages, "depth": u.point.depth, "start": u.start, "ready": u.ready,

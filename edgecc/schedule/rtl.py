@@ -82,6 +82,12 @@ class RtlCostModel(CostModel):
             return super().units(self.view.tg)
         return super().units(g)
 
+    @property
+    def latency_model(self):
+        """Whole-vector designs: the input register plus the longest path of unit latencies (lock-step and stream
+        compositions alike; a FIFO's extra cycle is checked after). Pixel streams: the cycle-exact model only."""
+        return None if self.view is not None else "path"
+
     def _streams(self, g) -> bool:
         """Stream pixels (window generators, per-token units) where asked, or where a whole-vector design of the
         window ops would exceed STREAM_AUTO_MACS multiply-accumulates."""
