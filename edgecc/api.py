@@ -89,10 +89,12 @@ class Project:
 
 
 def sweep(graph: Graph | str, backend: str = "rtl", board: str | None = None, points: int = 12,
-          clock_ns: float | None = None, out: str | None = None, **options) -> dict:
+          clock_ns: float | None = None, out: str | None = None, simulate: int = 0, quiet: bool = True,
+          **options) -> dict:
     """Schedule the graph for latency targets from the fastest design that fits the board to the most folded one
     (`points` targets, geometrically spaced); returns {"points": [...], "pareto": [...], ...} and, with `out`,
-    writes sweep.json and sweep.png there. Nothing is emitted: each point is the scheduler's choice."""
+    writes sweep.json and sweep.png there. With `simulate` N, every point is also compiled and simulated on N
+    vectors (its row's `measured`: latency, II, mismatches against the golden model)."""
     from .schedule.sweep import run_sweep, write_sweep
 
     be = get_backend(backend)
@@ -104,9 +106,38 @@ def sweep(graph: Graph | str, backend: str = "rtl", board: str | None = None, po
     be.check_graph(graph)
     result = run_sweep(graph, be.cost_model, board_def, graph.config or CompileConfig(), points, clock_ns, settings)
     result.update(model=graph.meta.get("source", graph.name), backend=be.name)
+    if simulate:
+        _simulate_sweep(graph, be.name, board_def.name if board is None else board, clock_ns, result, simulate,
+                        settings, quiet)
     if out is not None:
         write_sweep(result, out)
     return result
+
+
+def _simulate_sweep(graph, backend, board, clock_ns, result, vectors, settings, quiet) -> None:
+    """Compile every swept point and simulate it (Verilator for RTL, C simulation for HLS, the host for C) on
+    `vectors` inputs over the input type's whole range: each row gets `measured` (latency, II, mismatches)."""
+    import sys
+    import tempfile
+
+    t = graph.tensor(graph.hw_inputs()[0])
+    rng = np.random.default_rng(0)
+    codes = rng.integers(t.type.min_int, t.type.max_int, size=(vectors,) + tuple(t.shape), endpoint=True)
+    codes[0], codes[-1] = t.type.min_int, t.type.max_int
+    x = codes.astype(np.float64) * 2.0 ** -t.type.frac
+    if t.scale is not None:   # a non-power-of-two input scale: real values on its grid
+        x = x * np.broadcast_to(np.vectorize(float)(t.scale), x.shape[1:])
+    rows = [r for r in result["points"] if "error" not in r]
+    with tempfile.TemporaryDirectory(prefix="edgecc-sweep-") as work:
+        for i, row in enumerate(rows):
+            if not quiet:
+                print(f"edgecc: sweep point {i + 1}/{len(rows)}: latency target {row['target_cycles']} cycles, "
+                      "compiling and simulating ...", file=sys.stderr, flush=True)
+            project = compile(graph, backend=backend, out=os.path.join(work, f"p{i}"), board=board,
+                              clock_ns=clock_ns, latency_cycles=row["target_cycles"], **settings)
+            run = project.run_result(x, record=False)
+            row["measured"] = {"simulator": run.simulator, "vectors": run.vectors, "mismatches": run.mismatches,
+                               "latency_cycles": run.latency_cycles, "ii_cycles": run.ii_cycles}
 
 
 def compile(graph: Graph | str, backend: str = "hls", out: str = "out", board: str | None = None,

@@ -89,7 +89,7 @@ def cmd_sweep(a) -> int:
     options = {k: getattr(a, k) for k in ("io_type",) if getattr(a, k)}
     graph = api.load(a.model, precision=a.precision, config=a.config)
     result = api.sweep(graph, backend=a.backend, board=a.board, points=a.points, clock_ns=a.clock_ns, out=a.out,
-                       **options)
+                       simulate=a.simulate, quiet=False, **options)
     print(f"edgecc: {result['backend']} on {result['board']} at {result['clock_ns']:g} ns: "
           f"{len(result['points'])} latency targets, {len(result['pareto'])} on the Pareto front")
     print(table(result))
@@ -250,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--clock-ns", type=float)
     sw.add_argument("--points", type=int, default=12, help="latency targets to schedule (default 12)")
     sw.add_argument("-o", "--out", help="folder for sweep.json and sweep.png")
+    sw.add_argument("--simulate", type=int, default=0, metavar="N",
+                    help="also compile every point and simulate it on N vectors (measured latency and II)")
     sw.add_argument("--precision")
     sw.add_argument("--config")
     sw.add_argument("--io-type", choices=["auto", "parallel", "stream"])

@@ -235,6 +235,9 @@ class _Solver:
         return Choice(self.units, self.cands, chosen, design, "greedy", "cost" if objective == "cost" else "fastest")
 
     def _fold_while(self, chosen, design, fronts, ok, fit: bool) -> Composition:
+        """Refold one unit at a time while `ok` holds. To fit the board (`fit`): one step down a unit's front (the
+        next slower point), the step that takes back the most of the excess per unit of speed lost first. To save
+        cost: the change to any point of one unit that saves the most."""
         while True:
             excess = self.over(chosen, design) if fit else None
             if fit and not excess:
@@ -242,21 +245,33 @@ class _Solver:
             best = None
             for u in self.units:
                 current = chosen[u.name]
-                for nxt in fronts[u.name]:
-                    if nxt is current:
-                        continue
+                front = fronts[u.name]
+                if fit:
+                    at = next((i for i, p in enumerate(front) if p is current), None)
+                    moves = front[at + 1:at + 2] if at is not None else [p for p in front
+                                                                          if p.ii_cycles > current.ii_cycles][:1]
+                else:
+                    moves = [p for p in front if p is not current]
+                for nxt in moves:
                     if fit:
                         gain = sum(min(current.resources.get(k, 0) - nxt.resources.get(k, 0), excess[k])
                                    / self.budget[k] for k in excess)
                     else:
                         gain = self._cost(current) - self._cost(nxt)
-                    if gain <= 0 or (best is not None and gain <= best[0]):
+                    if gain <= 0:
                         continue
                     trial = dict(chosen)
                     trial[u.name] = nxt
                     d = self.cost.compose(self.g, self.units, trial)
-                    if ok(d):
-                        best = (gain, u.name, nxt, d)
+                    if not ok(d):
+                        continue
+                    score = gain
+                    if fit:   # speed lost: the relative growth of II and latency
+                        slower = max(0, d.ii_cycles - design.ii_cycles) / max(1, design.ii_cycles) + \
+                            max(0, d.latency_cycles - design.latency_cycles) / max(1, design.latency_cycles)
+                        score = gain / (slower + 1e-3)
+                    if best is None or score > best[0]:
+                        best = (score, u.name, nxt, d)
             if best is None:
                 return design
             _, name, nxt, design = best

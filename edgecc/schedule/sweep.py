@@ -54,15 +54,18 @@ def run_sweep(g, cost_model, board, config, points: int = 12, clock_ns: float | 
 
 def table(result: dict) -> str:
     keys = list(result["fastest"]["resources"])
+    measured = any("measured" in r for r in result["points"])
     head = f"{'target':>9} {'latency':>9} {'II':>7} {'cost':>10} " + " ".join(f"{k.upper():>7}" for k in keys) + \
-        "  solver"
+        "  solver" + ("  measured latency/II (mismatches)" if measured else "")
     lines = [head]
     for r in result["points"]:
         if "error" in r:
             lines.append(f"{r['target_cycles']:>9} {'-':>9}  {r['error']}")
             continue
         lines.append(f"{r['target_cycles']:>9} {r['latency_cycles']:>9} {r['ii_cycles']:>7} {r['cost']:>10.1f} "
-                     + " ".join(f"{r['resources'][k]:>7}" for k in keys) + f"  {r['solver']}")
+                     + " ".join(f"{r['resources'][k]:>7}" for k in keys) + f"  {r['solver']:<6}"
+                     + (f"  {r['measured']['latency_cycles']}/{r['measured']['ii_cycles']} "
+                        f"({r['measured']['mismatches']})" if "measured" in r else ""))
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ from edgecc.ir.ops_spatial import divide_round
 from edgecc.schedule import Targets, schedule_graph
 from edgecc.schedule.hls import HlsCostModel
 from helpers import compile_run_compare, probe_inputs
+from suite import WHOLE_FRAME
 from models import qonnx_mlp
 from models_cnn import CNN_MODELS, GEOMETRY_MODELS, float_cnn, resnet8
 
@@ -51,7 +52,7 @@ def _top(tmp_path, graph, name="out") -> str:
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_cnn_matches_golden_in_csim(model, io_type, graphs, tmp_path, gxx):
     graph = graphs(model)
-    compile_run_compare(graph, probe_inputs(graph, 1000), tmp_path, io_type=io_type)
+    compile_run_compare(graph, probe_inputs(graph, 1000), tmp_path, io_type=io_type, **board_for(io_type))
     report = edgecc.Project(str(tmp_path / "out")).report
     assert report["options"] == {"io_type": io_type} and report["io_type"] == io_type
     assert report["composition"] == {"parallel": "pipeline", "stream": "dataflow"}[io_type]
@@ -70,7 +71,8 @@ def test_resnet8_compiles_fast_and_matches_golden_in_both_styles(tmp_path, gxx):
     x = probe_inputs(graph, 12, seed=3)
     for io_type in IO_TYPES:
         t0 = time.perf_counter()
-        project = edgecc.compile(graph, backend="hls", out=str(tmp_path / io_type), io_type=io_type)
+        project = edgecc.compile(graph, backend="hls", out=str(tmp_path / io_type), io_type=io_type,
+                                 **board_for(io_type))
         written = time.perf_counter() - t0
         result = project.run_result(x)
         simulated = time.perf_counter() - t0 - written
@@ -138,6 +140,11 @@ def test_layer_library_divide_round_equals_the_ir_for_every_mode(tmp_path, gxx):
         np.testing.assert_array_equal(got[k], want, err_msg=mode)
 
 
+def board_for(io_type: str) -> dict:
+    """A whole-frame CNN is a design for a large part (suite.WHOLE_FRAME); streams run on the default board."""
+    return {k: v for k, v in WHOLE_FRAME.items() if k != "io_type"} if io_type == "parallel" else {}
+
+
 # ---- the cost model and the options -------------------------------------------------------------------------
 def _schedule(graph, io_type, **targets):
     return schedule_graph(graph, HlsCostModel, get_board("zcu104"), graph.config or CompileConfig(), Targets(**targets),
@@ -149,7 +156,8 @@ def test_conv_reuse_from_config_is_bit_exact_and_limits_the_multipliers(tmp_path
     cfg.write_text("layers:\n  conv6: {reuse_factor: 9}\n  conv14: {reuse_factor: 4}\n")
     graph = edgecc.load(CNN_MODELS["cnn1d"](), config=str(cfg))
     for io_type in IO_TYPES:
-        compile_run_compare(graph, probe_inputs(graph, 500), tmp_path, name=io_type, io_type=io_type)
+        compile_run_compare(graph, probe_inputs(graph, 500), tmp_path, name=io_type, io_type=io_type,
+                            **board_for(io_type))
         report = edgecc.Project(str(tmp_path / io_type)).report
         reuse = {l["name"]: l["reuse"] for l in report["layers"]}
         assert reuse["conv6"] == 9 and reuse["conv14"] == 4
