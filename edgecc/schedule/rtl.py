@@ -94,6 +94,27 @@ class PEPlan:
                 "synapse_fold": self.synapse_fold, "memory": self.memory}
 
 
+def pe_lane_widths(matrix: np.ndarray, n_total: int, pe: int, simd: int) -> np.ndarray:
+    """Bits each lane's weight field takes in the ROM word, [pe, simd]: a lane multiplies the weights of its inputs
+    (every simd-th row from its own) by those of its PE's neurons (columns j = (nf * pe + p) mod M); no sign bit
+    where none is negative, 0 where all are zero (no multiplier)."""
+    k, m = matrix.shape
+    sf = -(-k // simd)
+    padded = np.zeros((sf * simd, m), dtype=np.int64)
+    padded[:k] = matrix
+    rows = padded.reshape(sf, simd, m)
+    lo, hi = rows.min(axis=0), rows.max(axis=0)                  # [simd, m]: over the synapse folds
+    widths = np.zeros((pe, simd), dtype=np.int64)
+    for p in range(pe):
+        cols = sorted({n % m for n in range(p, min(n_total, p + pe * m), pe)})   # the pattern repeats after m
+        l, h = lo[:, cols].min(axis=1), hi[:, cols].max(axis=1)
+        for s_ in range(simd):
+            a, b = int(min(l[s_], 0)), int(max(h[s_], 0))
+            widths[p, s_] = 0 if a == b == 0 else (max(b.bit_length(), (-a - 1).bit_length()) + 1 if a < 0
+                                                     else b.bit_length())
+    return widths
+
+
 def _mux_ways(lut_inputs: int) -> int:
     """Inputs of the widest multiplexer one LUT is (a 2:1 in a LUT4, a 4:1 in a LUT6)."""
     m = 1
@@ -218,7 +239,7 @@ class RtlCostModel(CostModel):
         n, k = self.pe_shape(tg, unit)
         out = tg.tensor(unit.output)
         out_bits = out.size * out.type.width
-        memories = self._memories(layer_config)
+        memories = self._memories(layer_config, unit.head)
         if layer_config is not None and (layer_config.pe or layer_config.simd):
             pes = [layer_config.pe] if layer_config.pe else _fold_options(n)
             simds = [layer_config.simd] if layer_config.simd else _fold_options(k)
@@ -242,11 +263,11 @@ class RtlCostModel(CostModel):
         out = tg.tensor(unit.output)
         node = tg.node(unit.head)
         points = [self._pe_array(tg, node, layer.pe or 1, layer.simd or 1, m, out.size * out.type.width)
-                  for m in self._memories(layer)]
+                  for m in self._memories(layer, unit.head)]
         return min(points, key=lambda p: sum(v / self.budget[r] if self.budget.get(r) else v
                                              for r, v in p.resources.items()))
 
-    def _memories(self, layer) -> list[str]:
+    def _memories(self, layer, name: str) -> list[str]:
         """The weight memories this board offers (block RAM where it has some, distributed RAM on Xilinx, logic),
         or the one the layer config names."""
         offered = [m for m in MEMORY_KINDS if m == "logic" or
@@ -256,8 +277,8 @@ class RtlCostModel(CostModel):
         if style in (None, "auto"):
             return offered
         if style not in offered:
-            raise ModelError(f"ram_style {style!r} is not available on this board ({self.timing.family}: "
-                             f"{', '.join(offered)})")
+            raise ModelError(f"config layer {name!r}: ram_style {style!r} is not available on this board "
+                             f"({self.timing.family}: {', '.join(offered)})")
         return [style]
 
     def _pe_array(self, g, node, pe: int, simd: int, memory: str, out_bits: int) -> Point:
@@ -280,9 +301,10 @@ class RtlCostModel(CostModel):
         def table(bits: int) -> int:    # LUTs of a constant table
             return -(-bits // (1 << t.lut_inputs))
 
-        mults = pe * simd
+        lanes = pe_lane_widths(matrix, n, pe, simd)
+        mults = int(np.count_nonzero(lanes))
         product_bits = x.type.width + w.type.width
-        wide = product_bits > t.dsp_min_product_bits
+        wide = product_bits >= t.dsp_min_variable_product_bits and self.budget.get("dsp", 1) > 0
         lut = 0 if wide else int(mults * x.type.width * w.type.width * PE_MULT_LUTS_PER_BIT_PAIR)
         lut += int(pe * ((simd - 1) * product_bits + acc.width) * PE_ADDER_LUTS_PER_BIT)
         lut += int(pe * acc.width * PE_QUANT_LUTS_PER_ACC_BIT)
@@ -294,7 +316,7 @@ class RtlCostModel(CostModel):
         phase_bits = max(1, (ii - 1).bit_length())
         lut += 2 * phase_bits + (nf - 1) * -(-phase_bits // (t.lut_inputs - 1))   # counters, hold enables
         ff = (pe * acc.width if sf > 1 else 0) + min(n, (nf - 1) * pe) * value_bits + out_bits + 2 * phase_bits
-        rom_width, bram = mults * w.type.width, 0
+        rom_width, bram = int(lanes.sum()), 0
         if ii > 1:
             if memory == "block":
                 bram = t.bram_blocks(rom_width, ii)

@@ -18,6 +18,9 @@ class FamilyTiming:
     # (Vitis HLS and Yosys both map small constant multiplications to fabric).
     dsp_min_product_bits: int
     bram_bits: int  # one block RAM
+    # A product of two variables (a folded layer's input by a weight read from memory) at least this wide goes to
+    # a DSP slice where the board has them: Yosys's mul2dsp threshold (DSP_Y_MINWIDTH of synth_xilinx / synth_ice40).
+    dsp_min_variable_product_bits: int = 9
     # A block RAM's (width, depth) configurations; a ROM of W bits x D words takes the fewest blocks of any one
     # of them side by side and stacked (iCE40 EBR: 4 kbit; Xilinx RAMB18: 18 kbit with the parity bits).
     bram_shapes: tuple[tuple[int, int], ...] = ()
@@ -44,7 +47,8 @@ FAMILIES = {
                            bram_shapes=((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
                            lut_inputs=6, lutram_bits=64),
     "ice40": FamilyTiming("ice40", ns_per_adder_level=4.0, dsp_min_product_bits=16, bram_bits=4 * 1024,
-                          bram_shapes=((16, 256), (8, 512), (4, 1024), (2, 2048)), lut_inputs=4),
+                          bram_shapes=((16, 256), (8, 512), (4, 1024), (2, 2048)), lut_inputs=4,
+                          dsp_min_variable_product_bits=11),
 }
 
 
