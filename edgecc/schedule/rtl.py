@@ -94,10 +94,17 @@ class PEPlan:
                 "synapse_fold": self.synapse_fold, "memory": self.memory}
 
 
+def rom_field_width(lo: int, hi: int) -> int:
+    """Bits a ROM field of values in [lo, hi] takes: no sign bit where none is negative, 0 where all are zero."""
+    lo, hi = min(lo, 0), max(hi, 0)
+    if lo == hi == 0:
+        return 0
+    return max(hi.bit_length(), (-lo - 1).bit_length()) + 1 if lo < 0 else hi.bit_length()
+
+
 def pe_lane_widths(matrix: np.ndarray, n_total: int, pe: int, simd: int) -> np.ndarray:
-    """Bits each lane's weight field takes in the ROM word, [pe, simd]: a lane multiplies the weights of its inputs
-    (every simd-th row from its own) by those of its PE's neurons (columns j = (nf * pe + p) mod M); no sign bit
-    where none is negative, 0 where all are zero (no multiplier)."""
+    """The ROM field width of every lane, [pe, simd]: lane (p, s) multiplies the weights of inputs s, s + simd, ...
+    (rows) by those of PE p's neurons (columns j = (nf * pe + p) mod M); 0 where they are all zero."""
     k, m = matrix.shape
     sf = -(-k // simd)
     padded = np.zeros((sf * simd, m), dtype=np.int64)
@@ -107,11 +114,8 @@ def pe_lane_widths(matrix: np.ndarray, n_total: int, pe: int, simd: int) -> np.n
     widths = np.zeros((pe, simd), dtype=np.int64)
     for p in range(pe):
         cols = sorted({n % m for n in range(p, min(n_total, p + pe * m), pe)})   # the pattern repeats after m
-        l, h = lo[:, cols].min(axis=1), hi[:, cols].max(axis=1)
-        for s_ in range(simd):
-            a, b = int(min(l[s_], 0)), int(max(h[s_], 0))
-            widths[p, s_] = 0 if a == b == 0 else (max(b.bit_length(), (-a - 1).bit_length()) + 1 if a < 0
-                                                     else b.bit_length())
+        for s, (a, b) in enumerate(zip(lo[:, cols].min(axis=1), hi[:, cols].max(axis=1))):
+            widths[p, s] = rom_field_width(int(a), int(b))
     return widths
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import tempfile
 
 import numpy as np
@@ -44,17 +45,30 @@ def _names(model, op):
     return [n.name for n in edgecc.load(model).compute_nodes() if n.op == op]
 
 
-def assert_exact(graph, out, x, simulator="verilator", stress=False, **options):
-    """Compile, simulate, compare bit for bit; without stress the measured latency and II are the predicted ones."""
+def assert_lint_clean(project):
+    from edgecc.sim.rtlsim import verilator_bin
+
+    report = project.report
+    files = [os.path.join(project.out_dir, f) for f in report["rtl_files"]]
+    proc = subprocess.run([os.path.join(verilator_bin(), "verilator"), "--lint-only", "-Wall", "--top-module",
+                           report["top"], *files], capture_output=True, text=True)
+    assert proc.returncode == 0 and "%Warning" not in proc.stderr, proc.stderr[:2000]
+
+
+def assert_exact(graph, out, x, simulator="verilator", **options):
+    """Compile (lint-clean Verilog), simulate, compare bit for bit; the measured latency and II are the predicted
+    ones."""
     require_simulator(simulator)
+    require_simulator("verilator")
     project = edgecc.compile(graph, backend="rtl", out=str(out), **options)
-    result = project.run_result(x, simulator=simulator, stress=stress)
+    assert_lint_clean(project)
+    result = project.run_result(x, simulator=simulator)
     assert result.vectors == len(x) and result.mismatches == 0
     np.testing.assert_array_equal(result.codes, result.golden_codes)
     result.check()
-    if not stress:
-        assert result.latency_cycles == result.latency_max == project.report["latency_cycles"]
-        assert result.ii_cycles == project.report["ii_cycles"]
+    assert result.timing_checked
+    assert result.latency_cycles == result.latency_max == project.report["latency_cycles"]
+    assert result.ii_cycles == project.report["ii_cycles"]
     return project
 
 

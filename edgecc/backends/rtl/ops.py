@@ -11,10 +11,10 @@ from ...ir.graph import Graph, Node
 from ...ir.ops import Requantize
 from ...ir.types import FixedType
 from ...schedule.plan import UnitPlan
-from ...schedule.rtl import dense_matrix
+from ...schedule.rtl import dense_matrix, rom_field_width
 from ...schedule.timing import tree_depth
 from .. import OpEmitters
-from .netlist import Netlist, Sig, const, signed_width
+from .netlist import Netlist, Sig, const
 
 EMITTERS = OpEmitters("rtl")
 
@@ -176,13 +176,6 @@ def _lane_weights(w: _Matrix, plan, n_total: int) -> np.ndarray:
     return cols.transpose(2, 0, 3, 1).reshape(nf * sf, p, s)
 
 
-def _field_width(lo: int, hi: int) -> int:
-    """Bits a ROM field of values in [lo, hi] takes (no sign bit when none is negative; 0 when all are zero)."""
-    if lo == hi == 0:
-        return 0
-    return signed_width(lo, hi) if lo < 0 else hi.bit_length()
-
-
 def _pe_array(b: UnitBuilder, node: Node, x: list[Sig]) -> list[Sig]:
     """P processing elements of S lanes (schedule/rtl.py PEPlan): at phase (nf, sf) PE p accumulates neuron
     nf * P + p over inputs sf * S .. sf * S + S - 1. Each lane reads its input by the synapse fold (and, in a Conv,
@@ -221,7 +214,7 @@ def _pe_array(b: UnitBuilder, node: Node, x: list[Sig]) -> list[Sig]:
     for p in range(pe):
         for s in range(simd):
             column = lanes[:, p, s]
-            width = _field_width(int(column.min()), int(column.max()))
+            width = rom_field_width(int(column.min()), int(column.max()))
             if width == 0:
                 continue
             if ii == 1:
