@@ -371,9 +371,17 @@ class RtlCostModel(CostModel):
 
 
 def _layer_config(g: Graph, unit: UnitSpec):
-    """The config of the unit's computing node, from the graph it was lowered with (None without one)."""
+    """The config of the unit's computing node, from the graph it was lowered with (None without one); pe or simd
+    on a node fused behind it is an error."""
     config = getattr(g, "config", None)
-    return config.layers.get(unit.head) if config is not None else None
+    if config is None:
+        return None
+    for name in unit.nodes[1:]:
+        layer = config.layers.get(name)
+        if layer is not None and (layer.pe or layer.simd):
+            raise ModelError(f"config layer {name!r}: pe and simd apply to Dense and Conv layers, not "
+                             f"{g.node(name).op}")
+    return config.layers.get(unit.head)
 
 
 def _check_layer_config(g: Graph, unit: UnitSpec, layer) -> None:

@@ -178,11 +178,12 @@ def test_a_fold_beyond_the_layer_or_a_memory_the_board_lacks_is_refused(tmp_path
     assert not (tmp_path / "o").exists()
 
 
-def test_pe_and_simd_apply_to_dense_and_conv_only(tmp_path):
+@pytest.mark.parametrize("op", ["MaxPool", "Quantize"])   # a unit of its own, or a node fused behind a Conv
+def test_pe_and_simd_apply_to_dense_and_conv_only(tmp_path, op):
     model = cnn1d()
-    pool, = _names(model, "MaxPool")
-    graph = edgecc.load(model, config=_config(**{pool: dict(pe=2)}))
-    with pytest.raises(edgecc.ModelError, match="pe and simd apply to Dense and Conv layers"):
+    name = _names(model, op)[0]
+    graph = edgecc.load(model, config=_config(**{name: dict(pe=2)}))
+    with pytest.raises(edgecc.ModelError, match=f"{name}'?: pe and simd apply to Dense and Conv layers, not {op}"):
         edgecc.compile(graph, backend="rtl", out=str(tmp_path / "o"), io_type="parallel")
 
 
