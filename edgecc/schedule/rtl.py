@@ -237,6 +237,7 @@ class RtlCostModel(CostModel):
         layer config's pe / simd / ram_style narrow it to the matching pe_array points. Any other unit: its one."""
         tg = self._graph(g)
         node = tg.node(unit.head)
+        _check_fused_config(g, unit)
         _check_layer_config(tg, unit, layer_config)
         if unit.op not in ("Dense", "Conv"):
             return list(self._points(tg, unit, [1]).values())
@@ -371,17 +372,20 @@ class RtlCostModel(CostModel):
 
 
 def _layer_config(g: Graph, unit: UnitSpec):
-    """The config of the unit's computing node, from the graph it was lowered with (None without one); pe or simd
-    on a node fused behind it is an error."""
+    """The config of the unit's computing node, from the graph it was lowered with (None without one)."""
+    _check_fused_config(g, unit)
     config = getattr(g, "config", None)
-    if config is None:
-        return None
-    for name in unit.nodes[1:]:
+    return config.layers.get(unit.head) if config is not None else None
+
+
+def _check_fused_config(g: Graph, unit: UnitSpec) -> None:
+    """pe or simd on a node fused behind the unit's computing node is an error."""
+    config = getattr(g, "config", None)
+    for name in unit.nodes[1:] if config is not None else ():
         layer = config.layers.get(name)
         if layer is not None and (layer.pe or layer.simd):
             raise ModelError(f"config layer {name!r}: pe and simd apply to Dense and Conv layers, not "
                              f"{g.node(name).op}")
-    return config.layers.get(unit.head)
 
 
 def _check_layer_config(g: Graph, unit: UnitSpec, layer) -> None:
