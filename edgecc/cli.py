@@ -226,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--latency-cycles", type=int)
     c.add_argument("--ii", type=int)
     c.add_argument("--precision", help="default type for unquantized tensors, e.g. 'fixed<16,6>'")
-    c.add_argument("--config", help="YAML: precision, input, layers: {NAME: {reuse_factor, result, weight, bias}}")
+    c.add_argument("--config", help="YAML: precision, input, layers: {NAME: {reuse_factor | pe, simd, ram_style, "
+                   "result, weight, bias}}")
     c.add_argument("--calibrate", help="X.npy of representative inputs: a float model's precisions from the ranges "
                    "they reach")
     c.add_argument("--calibrate-width", type=int, default=16, help="bits per calibrated type (default 16)")

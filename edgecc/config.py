@@ -19,6 +19,9 @@ class LayerConfig:
     bias_type: FixedType | None = None
     table_input: FixedType | None = None   # a lookup-table activation's input type (its size is 2**width)
     table_type: FixedType | None = None    # a Softmax's exponential and reciprocal table entries
+    pe: int | None = None                  # RTL Dense/Conv folded as pe processing elements x simd lanes
+    simd: int | None = None
+    ram_style: str | None = None           # where a folded layer's weights live: auto, block, distributed, logic
 
 
 @dataclass
@@ -37,7 +40,8 @@ class CompileConfig:
                                if v is not None} for k, c in sorted(self.layers.items())}}
 
 
-_LAYER_KEYS = {"reuse_factor", "result", "weight", "bias", "table_input", "table"}
+_LAYER_KEYS = {"reuse_factor", "result", "weight", "bias", "table_input", "table", "pe", "simd", "ram_style"}
+RAM_STYLES = ("auto", "block", "distributed", "logic")
 
 
 def _precision(text) -> FixedType:
@@ -47,7 +51,7 @@ def _precision(text) -> FixedType:
 
 def load_config(path: str | None = None, precision: str | None = None) -> CompileConfig:
     """Read --precision and --config YAML: {precision, input, layers: {NAME: {reuse_factor, result, weight, bias,
-    table_input, table}}}."""
+    table_input, table, pe, simd, ram_style}}}."""
     cfg = CompileConfig()
     doc = {}
     if path:
@@ -74,10 +78,17 @@ def load_config(path: str | None = None, precision: str | None = None) -> Compil
         bad = set(entry) - _LAYER_KEYS
         if bad:
             raise ModelError(f"config layer {name!r}: unknown keys {sorted(bad)} (known: {sorted(_LAYER_KEYS)})")
-        reuse = entry.get("reuse_factor")
-        if reuse is not None and (not isinstance(reuse, int) or reuse < 1):
-            raise ModelError(f"config layer {name!r}: reuse_factor must be an integer >= 1")
+        for key in ("reuse_factor", "pe", "simd"):
+            value = entry.get(key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ModelError(f"config layer {name!r}: {key} must be an integer >= 1")
+        style = entry.get("ram_style")
+        if style is not None and style not in RAM_STYLES:
+            raise ModelError(f"config layer {name!r}: ram_style must be one of {', '.join(RAM_STYLES)}, got {style!r}")
+        if entry.get("reuse_factor") is not None and (entry.get("pe") is not None or entry.get("simd") is not None):
+            raise ModelError(f"config layer {name!r}: give reuse_factor or pe/simd, not both")
         cfg.layers[str(name)] = LayerConfig(
-            reuse, *(_precision(entry[k]) if entry.get(k) else None
-                     for k in ("result", "weight", "bias", "table_input", "table")))
+            entry.get("reuse_factor"), *(_precision(entry[k]) if entry.get(k) else None
+                                         for k in ("result", "weight", "bias", "table_input", "table")),
+            pe=entry.get("pe"), simd=entry.get("simd"), ram_style=style)
     return cfg

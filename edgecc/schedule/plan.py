@@ -159,7 +159,9 @@ class Schedule:
             "units": [{"name": u.name, "nodes": list(u.nodes), "inputs": list(u.inputs), "output": u.output,
                        "microarch": u.point.microarch, "reuse": u.point.reuse, "ii_cycles": u.point.ii_cycles,
                        "stages": u.point.stages, "depth": u.point.depth, "start": u.start, "ready": u.ready,
-                       "resources": dict(u.point.resources)} for u in self.units],
+                       "resources": dict(u.point.resources),
+                       **({"plan": u.point.detail.to_json()} if hasattr(u.point.detail, "to_json") else {})}
+                      for u in self.units],
             "edges": [{"tensor": e.tensor, "unit": e.unit, "buffer": e.buffer, "depth": e.depth}
                       for e in self.edges if e.buffer != "none"],
             "buffers": [{"tensor": b.tensor, "home": b.home, "offset": b.offset, "size": b.size,

@@ -4,7 +4,9 @@ A unit is a computing node (Dense, Conv, Add, a pool, ...) with the zero-cost no
 Quantize, Reshape), registered at its end; a node that only moves codes (Pad, Resize, Transpose, Reshape, a lone
 Quantize) is wiring. A Conv is a Dense over every output position's window (`dense_matrix`). A fully parallel Dense is an adder graph with a register
 every `levels_per_stage` adder levels; a folded one (reuse R) has ceil(K / R) multipliers per output that
-accumulate over R cycles.
+accumulate over R cycles; a pe_array (FINN's folding) has P processing elements of S multipliers each that take the
+N = outer x M neurons P at a time and their K inputs S at a time (II = ceil(N / P) x ceil(K / S)), the weights in a
+ROM read one word per cycle (block RAM, distributed RAM or logic).
 
 Composition, exact to the cycle:
 - lock-step, when every unit with registers has the same II: all registers advance together once per beat of II
@@ -19,14 +21,17 @@ Composition, exact to the cycle:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ModelError
 from ..ir.graph import Graph
 from ..ir.ops import op_def
 from .adder_graph import plan_of
 from .cost import Composition, CostModel, UnitSpec, requantize_resources
-from .plan import EdgePlan, Point, frozen_resources
+from .plan import FPGA_RESOURCES, EdgePlan, Point, frozen_resources
+from .search import reuse_candidates
 
 
 def dense_matrix(g: Graph, node) -> tuple[np.ndarray, np.ndarray | None, int]:
@@ -56,15 +61,110 @@ REGISTERED_OPS = ("Add", "Concat", "MaxPool", "AvgPool", "Clip", "LeakyRelu", "M
 # A streaming design where the whole-vector one would be this large (multiply-accumulates of its window ops)
 STREAM_AUTO_MACS = 50_000
 
+MEMORY_KINDS = ("block", "distributed", "logic")   # where a pe_array's weights live (the ROM's rom_style)
+MAX_CANDIDATES = 64                                 # pe_array points kept per unit (after dropping dominated ones)
+
+# The pe_array's first-order cost, every coefficient here (calibrated against Yosys elsewhere); LUTs are the
+# family's (LUT4 on iCE40, LUT6 on Xilinx), a k-input LUT holding a 2**k-bit table or a mux of `mux_ways` inputs.
+PE_MULT_LUTS_PER_BIT_PAIR = 0.5     # a multiplier in fabric: x_bits * w_bits / 2 LUTs (as the reuse_mac estimate)
+PE_ADDER_LUTS_PER_BIT = 1.0         # an adder (product tree, accumulator): one LUT per bit of its width
+PE_QUANT_LUTS_PER_ACC_BIT = 1.0     # a PE's Relu/Quantize: rounding adder and clamp, about its accumulator width
+PE_ROM_DECODE_FACTOR = 1.0          # a ROM in logic: its table LUTs plus this times a mux tree over them per bit
+
+
+@dataclass(frozen=True)
+class PEPlan:
+    """A pe_array: `pe` processing elements x `simd` lanes; neuron n = nf * pe + p is computed by PE p in neuron
+    fold nf, input i = sf * simd + s by lane s in synapse fold sf; phase = nf * synapse_fold + sf. The weights are
+    one ROM word per phase (every PE's lanes side by side), read synchronously (`memory`: block, distributed or
+    logic, the ROM's rom_style)."""
+
+    pe: int
+    simd: int
+    neuron_fold: int
+    synapse_fold: int
+    memory: str
+
+    @property
+    def ii(self) -> int:
+        return self.neuron_fold * self.synapse_fold
+
+    def to_json(self) -> dict:
+        return {"pe": self.pe, "simd": self.simd, "neuron_fold": self.neuron_fold,
+                "synapse_fold": self.synapse_fold, "memory": self.memory}
+
+
+def rom_field_width(lo: int, hi: int) -> int:
+    """Bits a ROM field of values in [lo, hi] takes: no sign bit where none is negative, 0 where all are zero."""
+    lo, hi = min(lo, 0), max(hi, 0)
+    if lo == hi == 0:
+        return 0
+    return max(hi.bit_length(), (-lo - 1).bit_length()) + 1 if lo < 0 else hi.bit_length()
+
+
+def pe_lane_widths(matrix: np.ndarray, n_total: int, pe: int, simd: int) -> np.ndarray:
+    """The ROM field width of every lane, [pe, simd]: lane (p, s) multiplies the weights of inputs s, s + simd, ...
+    (rows) by those of PE p's neurons (columns j = (nf * pe + p) mod M); 0 where they are all zero."""
+    k, m = matrix.shape
+    sf = -(-k // simd)
+    padded = np.zeros((sf * simd, m), dtype=np.int64)
+    padded[:k] = matrix
+    rows = padded.reshape(sf, simd, m)
+    lo, hi = rows.min(axis=0), rows.max(axis=0)                  # [simd, m]: over the synapse folds
+    widths = np.zeros((pe, simd), dtype=np.int64)
+    for p in range(pe):
+        cols = sorted({n % m for n in range(p, min(n_total, p + pe * m), pe)})   # the pattern repeats after m
+        for s, (a, b) in enumerate(zip(lo[:, cols].min(axis=1), hi[:, cols].max(axis=1))):
+            widths[p, s] = rom_field_width(int(a), int(b))
+    return widths
+
+
+def _mux_ways(lut_inputs: int) -> int:
+    """Inputs of the widest multiplexer one LUT is (a 2:1 in a LUT4, a 4:1 in a LUT6)."""
+    m = 1
+    while 2 * m + (2 * m).bit_length() - 1 <= lut_inputs:
+        m *= 2
+    return m
+
+
+def _fold_options(n: int) -> list[int]:
+    """Divisors of n and powers of two below it."""
+    out = {d for d in range(1, math.isqrt(n) + 1) if n % d == 0}
+    out |= {n // d for d in out}
+    p = 1
+    while p < n:
+        out.add(p)
+        p *= 2
+    return sorted(out)
+
+
+def _dominated(p: Point, q: Point) -> bool:
+    """q is no worse than p in II, latency and every resource, and better in one."""
+    a = [p.ii_cycles, p.latency_cycles] + [p.resources.get(k, 0) for k in FPGA_RESOURCES]
+    b = [q.ii_cycles, q.latency_cycles] + [q.resources.get(k, 0) for k in FPGA_RESOURCES]
+    return all(y <= x for x, y in zip(a, b)) and any(y < x for x, y in zip(a, b))
+
+
+def pareto(points: list[Point], cap: int = MAX_CANDIDATES) -> list[Point]:
+    """The points no other one dominates, fastest first; at most `cap` of them, keeping the fastest and the most
+    folded and an even spread between."""
+    kept = [p for p in points if not any(_dominated(p, q) for q in points if q is not p)]
+    kept.sort(key=lambda p: (p.ii_cycles, p.latency_cycles, sum(p.resources.values())))
+    if len(kept) > cap:
+        step = (len(kept) - 1) / (cap - 1)
+        kept = [kept[round(i * step)] for i in range(cap)]
+    return kept
+
 
 class RtlCostModel(CostModel):
     backend = "rtl"
     fuse_zero_cost = True
     fusing_heads = None   # every computing node registers its result after the zero-cost nodes that follow it
 
-    def __init__(self, timing, clock_ns: float, io_type: str = "auto"):
+    def __init__(self, timing, clock_ns: float, io_type: str = "auto", budget=None):
         super().__init__(timing, clock_ns)
         self.io_type = io_type
+        self.budget = dict(budget or {})
         self.view = None
         self._compositions: dict = {}
 
@@ -72,7 +172,8 @@ class RtlCostModel(CostModel):
     def for_board(cls, board, clock_ns: float, options=None) -> "RtlCostModel":
         from .timing import family_timing
 
-        return cls(family_timing(board.family), clock_ns, (options or {}).get("io_type") or "auto")
+        return cls(family_timing(board.family), clock_ns, (options or {}).get("io_type") or "auto",
+                   dict(board.resources))
 
     def units(self, g):
         if self._streams(g):
@@ -106,7 +207,16 @@ class RtlCostModel(CostModel):
         return max(1, dense_matrix(g, g.node(unit.head))[0].shape[0])  # one multiplier per output at most
 
     def points(self, g: Graph, unit: UnitSpec, reuses):
-        g = self._graph(g)
+        # Interim hook until the scheduler asks `candidates`: a layer whose config sets pe or simd is that one
+        # pe_array point at every reuse the search asks for (so the search keeps it whatever it tries).
+        layer = _layer_config(g, unit)
+        if layer is not None and (layer.pe or layer.simd):
+            point = self.configured_point(g, unit, layer)
+            cap = self.max_reuse(g, unit)
+            return {r: point for r in sorted(set(reuses)) if 1 <= r <= cap}
+        return self._points(self._graph(g), unit, reuses)
+
+    def _points(self, g: Graph, unit: UnitSpec, reuses) -> dict[int, Point]:
         node = g.node(unit.head)
         out = g.tensor(unit.output)
         out_bits = out.size * out.type.width
@@ -124,6 +234,111 @@ class RtlCostModel(CostModel):
                 points[reuse] = self._adder_graph(g, node, out_bits) if reuse == 1 else \
                     self._reuse_mac(g, node, reuse, out_bits)
         return points
+
+    # ---- every point a unit may take (the scheduler's view) ---------------------------------------------------
+    def candidates(self, g: Graph, unit: UnitSpec, layer_config=None) -> list[Point]:
+        """Every point the unit may take, none dominated by another (II, latency, resources), fastest first. A
+        Dense or Conv: its adder graph, reuse_mac at powers of two up to its largest reuse (and that), pe_array at
+        P in the divisors of N and powers of two below it, S likewise of K, in each memory the board has; the
+        layer config's pe / simd / ram_style narrow it to the matching pe_array points. Any other unit: its one."""
+        tg = self._graph(g)
+        node = tg.node(unit.head)
+        _check_fused_config(g, unit)
+        _check_layer_config(tg, unit, layer_config)
+        if unit.op not in ("Dense", "Conv"):
+            return list(self._points(tg, unit, [1]).values())
+        n, k = self.pe_shape(tg, unit)
+        out = tg.tensor(unit.output)
+        out_bits = out.size * out.type.width
+        memories = self._memories(layer_config, unit.head)
+        if layer_config is not None and (layer_config.pe or layer_config.simd):
+            pes = [layer_config.pe] if layer_config.pe else _fold_options(n)
+            simds = [layer_config.simd] if layer_config.simd else _fold_options(k)
+            return pareto([self._pe_array(tg, node, p, s, m, out_bits) for p in pes for s in simds
+                           for m in memories])
+        points = list(self._points(tg, unit, reuse_candidates(self.max_reuse(tg, unit))).values())
+        points += [self._pe_array(tg, node, p, s, m, out_bits) for p in _fold_options(n) for s in _fold_options(k)
+                   if (p, s) != (n, k) for m in memories]
+        return pareto(points)
+
+    def pe_shape(self, g: Graph, unit: UnitSpec) -> tuple[int, int]:
+        """(N, K) of a Dense or Conv unit: neurons (outputs at every position) and inputs per neuron."""
+        matrix, _, outer = dense_matrix(g, g.node(unit.head))
+        return outer * matrix.shape[1], matrix.shape[0]
+
+    def configured_point(self, g: Graph, unit: UnitSpec, layer) -> Point:
+        """The one pe_array point a layer config asks for (an unset pe or simd is 1; ram_style auto: the memory
+        that takes the smallest share of the board)."""
+        tg = self._graph(g)
+        _check_layer_config(tg, unit, layer)
+        out = tg.tensor(unit.output)
+        node = tg.node(unit.head)
+        points = [self._pe_array(tg, node, layer.pe or 1, layer.simd or 1, m, out.size * out.type.width)
+                  for m in self._memories(layer, unit.head)]
+        return min(points, key=lambda p: sum(v / self.budget[r] if self.budget.get(r) else v
+                                             for r, v in p.resources.items()))
+
+    def _memories(self, layer, name: str) -> list[str]:
+        """The weight memories this board offers (block RAM where it has some, distributed RAM on Xilinx, logic),
+        or the one the layer config names."""
+        offered = [m for m in MEMORY_KINDS if m == "logic" or
+                   (m == "block" and self.timing.bram_shapes and self.budget.get("bram", 1) > 0) or
+                   (m == "distributed" and self.timing.lutram_bits)]
+        style = getattr(layer, "ram_style", None) if layer is not None else None
+        if style in (None, "auto"):
+            return offered
+        if style not in offered:
+            raise ModelError(f"config layer {name!r}: ram_style {style!r} is not available on this board "
+                             f"({self.timing.family}: {', '.join(offered)})")
+        return [style]
+
+    def _pe_array(self, g, node, pe: int, simd: int, memory: str, out_bits: int) -> Point:
+        """P processing elements x S lanes (see PEPlan): multipliers, accumulators, input and bias selects, the
+        weight ROM, the holding and output registers, the fold counters."""
+        t = self.timing
+        acc = node.attrs["accumulator_type"]
+        x, w = g.tensor(node.inputs[0]), g.tensor(node.inputs[1])
+        matrix, bias, outer = dense_matrix(g, node)
+        k, m = matrix.shape
+        n = outer * m
+        nf, sf = -(-n // pe), -(-k // simd)
+        ii = nf * sf
+        value_bits = out_bits // n
+        ways = _mux_ways(t.lut_inputs)
+
+        def mux(options: int) -> int:   # LUTs per bit of an n-way multiplexer
+            return -(-(options - 1) // (ways - 1)) if options > 1 else 0
+
+        def table(bits: int) -> int:    # LUTs of a constant table
+            return -(-bits // (1 << t.lut_inputs))
+
+        lanes = pe_lane_widths(matrix, n, pe, simd)
+        mults = int(np.count_nonzero(lanes))
+        product_bits = x.type.width + w.type.width
+        wide = product_bits >= t.dsp_min_variable_product_bits and self.budget.get("dsp", 1) > 0
+        lut = 0 if wide else int(mults * x.type.width * w.type.width * PE_MULT_LUTS_PER_BIT_PAIR)
+        lut += int(pe * ((simd - 1) * product_bits + acc.width) * PE_ADDER_LUTS_PER_BIT)
+        lut += int(pe * acc.width * PE_QUANT_LUTS_PER_ACC_BIT)
+        lut += simd * outer * x.type.width * mux(sf)                        # lanes by synapse fold
+        if outer > 1:                                                       # a Conv: the position by neuron fold
+            lut += mults * x.type.width * mux(min(nf, outer))
+        if bias is not None and nf > 1:
+            lut += table(pe * nf * acc.width)
+        phase_bits = max(1, (ii - 1).bit_length())
+        lut += 2 * phase_bits + (nf - 1) * -(-phase_bits // (t.lut_inputs - 1))   # counters, hold enables
+        ff = (pe * acc.width if sf > 1 else 0) + min(n, (nf - 1) * pe) * value_bits + out_bits + 2 * phase_bits
+        rom_width, bram = int(lanes.sum()), 0
+        if ii > 1:
+            if memory == "block":
+                bram = t.bram_blocks(rom_width, ii)
+            elif memory == "distributed":
+                lut += rom_width * -(-ii // t.lutram_bits)
+                ff += rom_width
+            else:
+                lut += table(rom_width * ii) + int(rom_width * mux(table(ii)) * PE_ROM_DECODE_FACTOR)
+                ff += rom_width
+        res = {"lut": lut, "ff": ff, "dsp": mults if wide else 0, "bram": bram}
+        return Point("pe_array", ii, ii, 1, ii, frozen_resources(res), detail=PEPlan(pe, simd, nf, sf, memory))
 
     def _adder_graph(self, g, node, out_bits) -> Point:
         acc = node.attrs["accumulator_type"]
@@ -160,6 +375,37 @@ class RtlCostModel(CostModel):
         if len(iis) <= 1:
             return _lockstep(g, units, chosen, max(iis or {1}))
         return _stream(g, units, chosen, max(iis))
+
+
+def _layer_config(g: Graph, unit: UnitSpec):
+    """The config of the unit's computing node, from the graph it was lowered with (None without one)."""
+    _check_fused_config(g, unit)
+    config = getattr(g, "config", None)
+    return config.layers.get(unit.head) if config is not None else None
+
+
+def _check_fused_config(g: Graph, unit: UnitSpec) -> None:
+    """pe or simd on a node fused behind the unit's computing node is an error."""
+    config = getattr(g, "config", None)
+    for name in unit.nodes[1:] if config is not None else ():
+        layer = config.layers.get(name)
+        if layer is not None and (layer.pe or layer.simd):
+            raise ModelError(f"config layer {name!r}: pe and simd apply to Dense and Conv layers, not "
+                             f"{g.node(name).op}")
+
+
+def _check_layer_config(g: Graph, unit: UnitSpec, layer) -> None:
+    """pe and simd fold a Dense or Conv, at most to its N neurons and K inputs per neuron."""
+    if layer is None or not (layer.pe or layer.simd):
+        return
+    if unit.op not in ("Dense", "Conv"):
+        raise ModelError(f"config layer {unit.head!r}: pe and simd apply to Dense and Conv layers, not {unit.op}")
+    matrix, _, outer = dense_matrix(g, g.node(unit.head))
+    n, k = outer * matrix.shape[1], matrix.shape[0]
+    if layer.pe and layer.pe > n:
+        raise ModelError(f"config layer {unit.head!r}: pe {layer.pe} exceeds its {n} neurons")
+    if layer.simd and layer.simd > k:
+        raise ModelError(f"config layer {unit.head!r}: simd {layer.simd} exceeds its {k} inputs per neuron")
 
 
 def _pixel(view, units: list[UnitSpec], chosen: dict[str, Point]) -> Composition:

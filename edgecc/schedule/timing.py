@@ -18,10 +18,24 @@ class FamilyTiming:
     # (Vitis HLS and Yosys both map small constant multiplications to fabric).
     dsp_min_product_bits: int
     bram_bits: int  # one block RAM
+    # A product of two variables (a folded layer's input by a weight read from memory) at least this wide goes to
+    # a DSP slice where the board has them: Yosys's mul2dsp threshold (DSP_Y_MINWIDTH of synth_xilinx / synth_ice40).
+    dsp_min_variable_product_bits: int = 9
+    # A block RAM's (width, depth) configurations; a ROM of W bits x D words takes the fewest blocks of any one
+    # of them side by side and stacked (iCE40 EBR: 4 kbit; Xilinx RAMB18: 18 kbit with the parity bits).
+    bram_shapes: tuple[tuple[int, int], ...] = ()
+    lut_inputs: int = 4            # a LUT's inputs (a 2**k-bit table)
+    lutram_bits: int = 0           # bits one LUT holds as distributed RAM (0: the family has none)
 
     def levels_per_stage(self, clock_ns: float) -> int:
         """Adder levels between two registers that fit one clock period (at least one)."""
         return max(1, int(clock_ns / self.ns_per_adder_level + 1e-9))
+
+    def bram_blocks(self, width: int, depth: int) -> int:
+        """Block RAMs a ROM of `width` bits x `depth` words takes (0 for an empty one)."""
+        if width <= 0 or depth <= 0 or not self.bram_shapes:
+            return 0
+        return min(-(-width // w) * -(-depth // d) for w, d in self.bram_shapes)
 
     def stages_for(self, levels: int, clock_ns: float) -> int:
         """Register stages a `levels`-deep adder graph needs: one at its end, more where it is deeper than a period."""
@@ -29,8 +43,12 @@ class FamilyTiming:
 
 
 FAMILIES = {
-    "xilinx": FamilyTiming("xilinx", ns_per_adder_level=1.6, dsp_min_product_bits=16, bram_bits=18 * 1024),
-    "ice40": FamilyTiming("ice40", ns_per_adder_level=4.0, dsp_min_product_bits=16, bram_bits=4 * 1024),
+    "xilinx": FamilyTiming("xilinx", ns_per_adder_level=1.6, dsp_min_product_bits=16, bram_bits=18 * 1024,
+                           bram_shapes=((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
+                           lut_inputs=6, lutram_bits=64),
+    "ice40": FamilyTiming("ice40", ns_per_adder_level=4.0, dsp_min_product_bits=16, bram_bits=4 * 1024,
+                          bram_shapes=((16, 256), (8, 512), (4, 1024), (2, 2048)), lut_inputs=4,
+                          dsp_min_variable_product_bits=11),
 }
 
 

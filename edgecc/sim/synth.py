@@ -48,9 +48,11 @@ def run_yosys(files: list[str], synth_command: str, family: str, work: str) -> d
     """Read Verilog files, run one synth_* command, flatten; cell counts by kind and the logic depth (ltp)."""
     stat_path, ltp_path = os.path.join(work, "stat.json"), os.path.join(work, "ltp.txt")
     reads = "; ".join(f"read_verilog {f}" for f in files)
-    # the longest path between registers: ltp -noff knows Yosys's internal flip-flops only, so the mapped ones are
+    # Yosys maps no ROM to distributed (LUT) RAM: a weight ROM marked so is built in LUTs, as Vivado builds one.
+    # The longest path between registers: ltp -noff knows Yosys's internal flip-flops only, so the mapped ones are
     # taken out of the graph by name (otherwise the path runs through every pipeline register)
-    script = (f"{reads}; {synth_command}; flatten; tee -q -o {stat_path} stat -json; "
+    script = (f"{reads}; setattr -set rom_style \"logic\" a:rom_style=distributed; {synth_command}; flatten; "
+              f"tee -q -o {stat_path} stat -json; "
               f"tee -q -o {ltp_path} ltp -noff {FLIP_FLOPS[family]} %n")
     proc = subprocess.run(yosys_command() + ["-q", "-p", script], capture_output=True, text=True, cwd=work)
     if proc.returncode != 0:

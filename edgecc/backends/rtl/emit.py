@@ -3,6 +3,7 @@ them as the schedule says: lock-step, or ready/valid streams with FIFOs), Vivado
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 from ...errors import UnsupportedOp
@@ -41,20 +42,24 @@ def _build_unit(g: Graph, unit, schedule, emitters, module: str, version: str) -
     for name in unit.nodes:
         node = g.node(name)
         emitters.of(node)(builder, node)
+    if builder.finish is not None:   # a folded datapath's results, gathered after its fused nodes
+        builder.values = builder.finish(builder.values)
     out_t = g.tensor(unit.output).type
     packed = net.pack(builder.values, out_t.width)
     net.mark_unread_inputs(packed)
     stateful = unit.point.stages > 0
-    uses_en = any(r["enable"] == "en" for r in net.regs)
-    uses_adv = stateful or any(r["enable"] == "adv" for r in net.regs)
-    uses_take = any(r["enable"] == "take" for r in net.regs)   # counts the tokens it takes (streaming only)
+    enables = {word for r in net.regs for word in re.findall(r"[A-Za-z_]\w*", r["enable"])}
+    uses_en = "en" in enables or bool(net.roms)
+    uses_adv = stateful or "adv" in enables
+    uses_take = "take" in enables   # counts the tokens it takes (streaming only)
+    uses_rst = bool(net.roms) or any(r.get("reset") for r in net.regs)
     return {"name": module, "label": label(unit.name), "microarch": unit.point.microarch, "ports": ports,
             "out_width": bus_width(g, unit.output), "statements": net.statements, "regs": net.regs,
-            "functions": net.functions,
+            "functions": net.functions, "roms": net.roms,
             "packed": packed, "uses_phase": net.uses_phase,
             "register_output": stateful, "uses_en": uses_en, "uses_adv": uses_adv, "uses_take": uses_take,
-            "clocked": bool(net.regs) or stateful, "phase_width": _phase_width(unit.point.ii_cycles),
-            "stateful": stateful, "version": version}
+            "uses_rst": uses_rst, "clocked": bool(net.regs) or stateful or bool(net.roms),
+            "phase_width": _phase_width(unit.point.ii_cycles), "stateful": stateful, "version": version}
 
 
 def _lockstep_top(g: Graph, schedule, modules: list[dict], names: Namer) -> dict:

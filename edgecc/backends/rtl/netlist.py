@@ -69,6 +69,7 @@ class Netlist:
     statements: list[dict] = field(default_factory=list)
     regs: list[dict] = field(default_factory=list)
     functions: list[dict] = field(default_factory=list)   # lookup tables: name, in_width, width, entries
+    roms: list[dict] = field(default_factory=list)        # weight ROMs read one word per phase
     uses_phase: bool = False
     phase_width: int = 1     # the width of the unit's phase input (set by the emitter from its II)
     count: int = 0
@@ -263,13 +264,42 @@ class Netlist:
         return self._wire("call", (min(entries), max(entries)), hint, bits=fn["width"], fn=fn["name"],
                           a=bits.name, a_width=min(bits.width, fn["in_width"]))
 
-    def counter(self, n: int) -> Sig:
-        """A register counting the tokens the unit takes, 0 .. n-1 and round again (enable `take`)."""
-        reg = Sig(self._name("pos"), 0, n - 1)
+    def counter(self, n: int, enable: str = "take", hint: str = "pos") -> Sig:
+        """A register counting 0 .. n-1 and round again where `enable` holds (by default the tokens the unit takes),
+        0 after the design's reset."""
+        reg = Sig(self._name(hint), 0, n - 1)
         nxt = self._wire("wrap_inc", (0, n - 1), "n", a=reg.name, last=n - 1, width_a=reg.width)
-        self.update(reg, nxt, "take")
+        self.update(reg, nxt, enable)
         self.regs[-1]["reset"] = True   # starts at the frame's first position
         return reg
+
+    def phase_bits(self, hi: int, lo: int, hint: str) -> Sig:
+        """Bits [hi:lo] of the unit's phase as a non-negative wire."""
+        self.uses_phase = True
+        return self.bits(Sig("phase", 0, (1 << self.phase_width) - 1), hi, lo, 0, (1 << (hi - lo + 1)) - 1, hint,
+                         signed=False)
+
+    def flag(self, a: Sig | str, value: int, hint: str = "at") -> str:
+        """A one-bit wire: `a` (a non-negative wire, or "phase") equals `value`; for register enables."""
+        if isinstance(a, str):
+            name, width = a, self.phase_width
+            self.uses_phase = True
+        else:
+            name, width = a.name, a.width
+        s = self._wire("flag", (0, 1), hint, a=name, a_width=width, value=value)
+        return s.name
+
+    def rom(self, words: list[int], width: int, style: str, hint: str = "rom") -> Sig:
+        """A ROM of `width`-bit words, one per phase, read synchronously: its output register holds word[phase] at
+        every phase (it loads word 0 on reset and the next phase's word whenever the phase advances), so synthesis
+        maps it to block RAM where `style` ("block", "distributed", "logic": the rom_style attribute) says so. The
+        returned register is read through `bits`."""
+        name, q = self._name(hint), self._name("q")
+        self.roms.append({"name": name, "q": q, "width": width, "depth": len(words), "aw": self.phase_width,
+                          "style": style, "words": [format(w, "x") for w in words],
+                          "wrap": len(words) == 1 << self.phase_width})
+        self.uses_phase = True
+        return Sig(q, 0, (1 << width) - 1)
 
     def mark_unread_inputs(self, packed: list[dict]) -> None:
         """Input slices nothing reads (a strided window skips the last positions) are kept, marked unused."""

@@ -3,6 +3,7 @@ unit's plan from the schedule (micro-architecture, folding, adder graph, registe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from ...ir.graph import Graph, Node
 from ...ir.ops import Requantize
 from ...ir.types import FixedType
 from ...schedule.plan import UnitPlan
-from ...schedule.rtl import dense_matrix
+from ...schedule.rtl import dense_matrix, rom_field_width
 from ...schedule.timing import tree_depth
 from .. import OpEmitters
 from .netlist import Netlist, Sig, const
@@ -21,7 +22,8 @@ EMITTERS = OpEmitters("rtl")
 @dataclass
 class UnitBuilder:
     """The unit being built: its netlist, the values of its input tensors, and the values its nodes produced so
-    far (`values` at fractional bits `frac`)."""
+    far (`values` at fractional bits `frac`). A folded datapath may leave fewer values than its output has (one
+    per processing element) for the fused nodes after it and a `finish` that turns them into the unit's output."""
 
     net: Netlist
     g: Graph
@@ -30,6 +32,7 @@ class UnitBuilder:
     inputs: dict[str, list[Sig]]
     values: list[Sig]
     frac: int
+    finish: Callable[[list[Sig]], list[Sig]] | None = None
 
 
 def _tree(net: Netlist, leaves: list[tuple[int, Sig]], depth: int, k: int, start: int = 0,
@@ -160,10 +163,132 @@ def _reuse_mac(b: UnitBuilder, node: Node, x: list[Sig]) -> list[Sig]:
     return outputs
 
 
-@EMITTERS.register("Dense", microarchs=("adder_graph", "reuse_mac"))
+def _lane_weights(w: _Matrix, plan, n_total: int) -> np.ndarray:
+    """The weight each lane multiplies at each phase: [phase, pe, simd] (zero where a PE is idle or a lane is past
+    the last input)."""
+    k, m = w.shape
+    p, s, nf, sf = plan.pe, plan.simd, plan.neuron_fold, plan.synapse_fold
+    padded = np.zeros((sf * s, m), dtype=np.int64)
+    padded[:k] = w.data
+    neuron = np.arange(nf * p).reshape(nf, p)
+    cols = padded[:, neuron % m].reshape(sf, s, nf, p)              # [sf, s, nf, p]
+    cols = np.where((neuron < n_total)[None, None], cols, 0)
+    return cols.transpose(2, 0, 3, 1).reshape(nf * sf, p, s)
+
+
+def _pe_array(b: UnitBuilder, node: Node, x: list[Sig]) -> list[Sig]:
+    """P processing elements of S lanes (schedule/rtl.py PEPlan): at phase (nf, sf) PE p accumulates neuron
+    nf * P + p over inputs sf * S .. sf * S + S - 1. Each lane reads its input by the synapse fold (and, in a Conv,
+    the neuron's position by the neuron fold) and its weight from one ROM word per phase. Returns the P PE sums
+    complete at the last synapse fold; `finish` keeps each fold's results in registers enabled at its completion,
+    the last fold's straight from the PEs into the unit's output register."""
+    net, g = b.net, b.g
+    x_t, w, bias, acc_t, extra = _dense_parts(g, node)
+    k, m = w.shape
+    plan = b.unit.point.detail
+    pe, simd, nf_n, sf_n = plan.pe, plan.simd, plan.neuron_fold, plan.synapse_fold
+    ii, outer = nf_n * sf_n, len(x) // k
+    n_total = outer * m
+    lanes = _lane_weights(w, plan, n_total)
+
+    # the fold indices: phase bits where the synapse folds are a power of two, else counters kept with the phase
+    sf_sig = nf_sig = None
+    if sf_n & (sf_n - 1) == 0:
+        low = sf_n.bit_length() - 1
+        if sf_n > 1:
+            sf_sig = net.phase_bits(low - 1, 0, "sf")
+        if nf_n > 1:
+            nf_sig = net.phase_bits(net.phase_width - 1, low, "nf")
+    else:
+        sf_sig = net.counter(sf_n, "en", "sf")
+        if nf_n > 1:
+            nf_sig = net.counter(nf_n, f"en & {net.flag(sf_sig, sf_n - 1, 'sl')}", "nf")
+
+    def by(sel: Sig | None, options: list[Sig]) -> Sig:
+        if sel is None or all(o == options[0] for o in options):
+            return options[0]
+        return net.select(sel, options)
+
+    # the weights: lane (p, s) a field of the ROM word (constants when there is one phase)
+    fields, offset, words = {}, 0, [0] * ii
+    for p in range(pe):
+        for s in range(simd):
+            column = lanes[:, p, s]
+            width = rom_field_width(int(column.min()), int(column.max()))
+            if width == 0:
+                continue
+            if ii == 1:
+                fields[(p, s)] = const(int(column[0]))
+                continue
+            mask = (1 << width) - 1
+            for phase, v in enumerate(column):
+                words[phase] |= (int(v) & mask) << offset
+            fields[(p, s)] = (offset, width, int(column.min()), int(column.max()))
+            offset += width
+    if ii > 1 and offset:
+        q = net.rom(words, offset, plan.memory, "w")
+        for key, (lo_bit, width, lo, hi) in list(fields.items()):
+            fields[key] = net.bits(q, lo_bit + width - 1, lo_bit, lo, hi, "wl", signed=lo < 0)
+
+    # the inputs: by synapse fold per position, then (a Conv) by the neuron fold's position per PE
+    by_sf: dict[tuple[int, int], Sig] = {}
+
+    def lane_input(o: int, s: int) -> Sig:
+        if (o, s) not in by_sf:
+            xs = x[o * k:(o + 1) * k]
+            by_sf[(o, s)] = by(sf_sig, [xs[f * simd + s] if f * simd + s < k else const(0) for f in range(sf_n)])
+        return by_sf[(o, s)]
+
+    outputs = []
+    for p in range(pe):
+        neurons = [nf * pe + p for nf in range(nf_n)]
+        last = max(n for n in neurons if n < n_total)
+        positions = [min(n, last) // m for n in neurons]   # an idle slot repeats a real one (its weights are 0)
+        products = []
+        for s in range(simd):
+            if (p, s) not in fields:
+                continue
+            xin = by(nf_sig, [lane_input(o, s) for o in positions])
+            if xin.is_const and xin.lo == 0:
+                continue
+            products.append((1, net.shifted(net.mul(net.materialize(xin), fields[(p, s)]), extra)))
+        starts = [(int(bias.data[n % m]) << (acc_t.frac - bias.type.frac)) if bias is not None and n < n_total
+                  else 0 for n in neurons]
+        start = by(nf_sig, [const(c) for c in starts])
+        if sf_sig is not None:
+            acc = net.accumulator(acc_t.min_int, acc_t.max_int)
+            base = net.select(sf_sig, [start], default=acc)
+        else:
+            acc, base = None, start
+        if products:
+            _, partial = _tree(net, products, tree_depth(len(products)), 10**6)
+            total = net.add(base, partial)
+            if total.width > acc_t.width:  # every partial sum fits the accumulator: the top bits are copies
+                total = net.low_bits(total, acc_t.width, acc_t.min_int, acc_t.max_int)
+        else:
+            total = net.materialize(base)
+        if acc is not None:
+            net.update(acc, total, "en")
+        outputs.append(total)
+
+    def finish(values: list[Sig]) -> list[Sig]:
+        """Neuron nf * P + p: PE p's result held from the end of fold nf, or (the last fold) the PE's output."""
+        held = []
+        for nf in range(nf_n - 1):
+            done = net.flag("phase", nf * sf_n + sf_n - 1, "done")
+            held += [net.register(values[p], f"en & {done}") for p in range(pe)]
+        return (held + values)[:n_total]
+
+    b.finish = finish
+    return outputs
+
+
+DENSE_BUILDS = {"adder_graph": _adder_graph, "reuse_mac": _reuse_mac, "pe_array": _pe_array}
+
+
+@EMITTERS.register("Dense", microarchs=tuple(DENSE_BUILDS))
 def dense(b: UnitBuilder, node: Node) -> None:
-    build = {"adder_graph": _adder_graph, "reuse_mac": _reuse_mac}[b.unit.point.microarch]
-    values = build(b, node, b.inputs[node.inputs[0]])
+    values = DENSE_BUILDS[b.unit.point.microarch](b, node, b.inputs[node.inputs[0]])
     if node.attrs.get("activation") == "relu":
         values = [b.net.relu(v) for v in values]
     b.values, b.frac = values, node.attrs["accumulator_type"].frac

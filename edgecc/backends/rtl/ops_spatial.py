@@ -9,7 +9,7 @@ from ...ir.graph import Node
 from ...ir.ops_spatial import pool_counts, window_indices
 from ...schedule.timing import tree_depth
 from .netlist import Sig, const
-from .ops import EMITTERS, UnitBuilder, _adder_graph, _reuse_mac, _tree
+from .ops import DENSE_BUILDS, EMITTERS, UnitBuilder, _tree
 
 
 def _spatial(b: UnitBuilder, node: Node) -> tuple[int, ...]:
@@ -25,14 +25,13 @@ def _windows(b: UnitBuilder, node: Node, x: list[Sig], fill: Sig | None) -> list
             for row, vrow in zip(idx, valid)]
 
 
-@EMITTERS.register("Conv", microarchs=("adder_graph", "reuse_mac"))
+@EMITTERS.register("Conv", microarchs=tuple(DENSE_BUILDS))
 def conv(b: UnitBuilder, node: Node) -> None:
     rows = []
     for taps in _windows(b, node, b.inputs[node.inputs[0]], const(0)):
         for pixel in taps:
             rows.extend(pixel)
-    build = {"adder_graph": _adder_graph, "reuse_mac": _reuse_mac}[b.unit.point.microarch]
-    values = build(b, node, rows)
+    values = DENSE_BUILDS[b.unit.point.microarch](b, node, rows)
     if node.attrs.get("activation") == "relu":
         values = [b.net.relu(v) for v in values]
     b.values, b.frac = values, node.attrs["accumulator_type"].frac
