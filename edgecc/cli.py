@@ -57,7 +57,8 @@ def cmd_compile(a) -> int:
 def schedule_table(r: dict) -> str:
     """The chosen schedule: per layer how it is built, its folding, latency, II and resources; then the totals
     against the board and how the schedule was found."""
-    keys = list(r["resources"])
+    order = ("lut", "ff", "dsp", "bram", "flash", "ram")
+    keys = sorted(r["resources"], key=lambda k: order.index(k) if k in order else len(order))
     lines = [f"{'layer':<22} {'op':<9} {'built as':<12} {'folding':<30} {'lat':>6} {'II':>6} "
              + " ".join(f"{k.upper():>7}" for k in keys)]
     for l in r["layers"]:

@@ -207,13 +207,7 @@ class RtlCostModel(CostModel):
         return max(1, dense_matrix(g, g.node(unit.head))[0].shape[0])  # one multiplier per output at most
 
     def points(self, g: Graph, unit: UnitSpec, reuses):
-        # Interim hook until the scheduler asks `candidates`: a layer whose config sets pe or simd is that one
-        # pe_array point at every reuse the search asks for (so the search keeps it whatever it tries).
-        layer = _layer_config(g, unit)
-        if layer is not None and (layer.pe or layer.simd):
-            point = self.configured_point(g, unit, layer)
-            cap = self.max_reuse(g, unit)
-            return {r: point for r in sorted(set(reuses)) if 1 <= r <= cap}
+        """The adder graph (reuse 1) and reuse_mac points at these reuse factors (the scheduler asks `candidates`)."""
         return self._points(self._graph(g), unit, reuses)
 
     def _points(self, g: Graph, unit: UnitSpec, reuses) -> dict[int, Point]:
@@ -256,6 +250,9 @@ class RtlCostModel(CostModel):
             simds = [layer_config.simd] if layer_config.simd else _fold_options(k)
             return pareto([self._pe_array(tg, node, p, s, m, out_bits) for p in pes for s in simds
                            for m in memories])
+        fixed = getattr(layer_config, "reuse_factor", None)
+        if fixed:   # hls4ml's knob: that reuse (capped), as the config says
+            return list(self._points(tg, unit, [min(fixed, self.max_reuse(tg, unit))]).values())
         points = list(self._points(tg, unit, reuse_candidates(self.max_reuse(tg, unit))).values())
         points += [self._pe_array(tg, node, p, s, m, out_bits) for p in _fold_options(n) for s in _fold_options(k)
                    if (p, s) != (n, k) for m in memories]
@@ -375,13 +372,6 @@ class RtlCostModel(CostModel):
         if len(iis) <= 1:
             return _lockstep(g, units, chosen, max(iis or {1}))
         return _stream(g, units, chosen, max(iis))
-
-
-def _layer_config(g: Graph, unit: UnitSpec):
-    """The config of the unit's computing node, from the graph it was lowered with (None without one)."""
-    _check_fused_config(g, unit)
-    config = getattr(g, "config", None)
-    return config.layers.get(unit.head) if config is not None else None
 
 
 def _check_fused_config(g: Graph, unit: UnitSpec) -> None:

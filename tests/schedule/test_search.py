@@ -36,9 +36,9 @@ class CountingRtlCostModel(RtlCostModel):
 
     asked: dict = {}
 
-    def points(self, g, unit, reuses):
+    def candidates(self, g, unit, layer_config=None):
         CountingRtlCostModel.asked[unit.name] = CountingRtlCostModel.asked.get(unit.name, 0) + 1
-        return super().points(g, unit, reuses)
+        return super().candidates(g, unit, layer_config)
 
 
 def test_each_unit_is_asked_for_its_points_once_however_long_the_search(graph):
