@@ -39,7 +39,7 @@ demo: setup
 	$(PY) examples/digits_cnn.py --check
 
 test: setup
-	$(PY) -m pytest -q -n $(JOBS) tests
+	$(PY) -m pytest -q -n $(JOBS) --durations=25 tests
 
 bench: setup
 	$(PY) benchmarks/vs_hls4ml.py
@@ -47,6 +47,7 @@ bench: setup
 	$(PY) benchmarks/mcu_jet.py
 	$(PY) benchmarks/vs_emlearn.py
 	$(PY) benchmarks/vs_da4ml.py
+	$(PY) benchmarks/schedule_sweep.py
 	$(PY) benchmarks/resnet8.py
 
 # the README's table of IR ops per backend, regenerated from the backends' registries
