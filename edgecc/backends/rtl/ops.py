@@ -127,6 +127,16 @@ def _adder_graph(b: UnitBuilder, node: Node, x: list[Sig]) -> list[Sig]:
     return outputs
 
 
+def _accumulate(net: Netlist, base: Sig, products: list, acc_t: FixedType) -> Sig:
+    """base + the sum of the products (an adder tree), in the accumulator's width: every partial sum fits the
+    accumulator, so the bits above it are copies of its sign."""
+    _, partial = _tree(net, products, tree_depth(len(products)), 10**6)
+    total = net.add(base, partial)
+    if total.width > acc_t.width:
+        total = net.low_bits(total, acc_t.width, acc_t.min_int, acc_t.max_int)
+    return total
+
+
 def _reuse_mac(b: UnitBuilder, node: Node, x: list[Sig]) -> list[Sig]:
     """ceil(K / R) multipliers per output, each fed one input and one weight per phase; an accumulator per output
     adds them; the sum after the last phase leaves through the unit's register."""
@@ -151,13 +161,7 @@ def _reuse_mac(b: UnitBuilder, node: Node, x: list[Sig]) -> list[Sig]:
             start = (int(bias.data[j]) << (acc_t.frac - bias.type.frac)) if bias is not None else 0
             acc = net.accumulator(acc_t.min_int, acc_t.max_int)
             base = net.select("phase", [const(start)], default=acc)
-            if products:
-                _, partial = _tree(net, products, tree_depth(len(products)), 10**6)
-                total = net.add(base, partial)
-                if total.width > acc.width:  # every partial sum fits the accumulator: the top bits are copies
-                    total = net.low_bits(total, acc.width, acc_t.min_int, acc_t.max_int)
-            else:
-                total = base
+            total = _accumulate(net, base, products, acc_t) if products else base
             net.update(acc, total, "en")
             outputs.append(total)
     return outputs
@@ -260,13 +264,7 @@ def _pe_array(b: UnitBuilder, node: Node, x: list[Sig]) -> list[Sig]:
             base = net.select(sf_sig, [start], default=acc)
         else:
             acc, base = None, start
-        if products:
-            _, partial = _tree(net, products, tree_depth(len(products)), 10**6)
-            total = net.add(base, partial)
-            if total.width > acc_t.width:  # every partial sum fits the accumulator: the top bits are copies
-                total = net.low_bits(total, acc_t.width, acc_t.min_int, acc_t.max_int)
-        else:
-            total = net.materialize(base)
+        total = _accumulate(net, base, products, acc_t) if products else net.materialize(base)
         if acc is not None:
             net.update(acc, total, "en")
         outputs.append(total)
