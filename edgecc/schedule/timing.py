@@ -18,10 +18,25 @@ class FamilyTiming:
     # (Vitis HLS and Yosys both map small constant multiplications to fabric).
     dsp_min_product_bits: int
     bram_bits: int  # one block RAM
+    # A register-to-register path of L adder levels of W-bit values takes
+    #     path_intercept_ns + L * ns_per_adder_level + W * ns_per_carry_bit
+    # (clock-to-out, setup and the routing into and out of the path; the carry chains of successive levels overlap,
+    # so width adds once). Fitted to nextpnr on iCE40 and ECP5 by benchmarks/timing_calibration.py.
+    path_intercept_ns: float = 0.0
+    ns_per_carry_bit: float = 0.0
 
-    def levels_per_stage(self, clock_ns: float) -> int:
-        """Adder levels between two registers that fit one clock period (at least one)."""
-        return max(1, int(clock_ns / self.ns_per_adder_level + 1e-9))
+    def path_ns(self, levels: int, width: int = 16) -> float:
+        """Predicted delay of a register-to-register path of `levels` adder levels of `width`-bit values."""
+        return self.path_intercept_ns + levels * self.ns_per_adder_level + width * self.ns_per_carry_bit
+
+    def predicted_fmax_mhz(self, levels: int, width: int = 16) -> float:
+        """The clock the deepest such path allows (MHz)."""
+        return 1000.0 / self.path_ns(max(levels, 1), width)
+
+    def levels_per_stage(self, clock_ns: float, width: int = 16) -> int:
+        """Adder levels between two registers that fit one clock period (at least one), for `width`-bit sums."""
+        room = clock_ns - self.path_intercept_ns - width * self.ns_per_carry_bit
+        return max(1, int(room / self.ns_per_adder_level + 1e-9))
 
     def stages_for(self, levels: int, clock_ns: float) -> int:
         """Register stages a `levels`-deep adder graph needs: one at its end, more where it is deeper than a period."""
@@ -31,6 +46,7 @@ class FamilyTiming:
 FAMILIES = {
     "xilinx": FamilyTiming("xilinx", ns_per_adder_level=1.6, dsp_min_product_bits=16, bram_bits=18 * 1024),
     "ice40": FamilyTiming("ice40", ns_per_adder_level=4.0, dsp_min_product_bits=16, bram_bits=4 * 1024),
+    "ecp5": FamilyTiming("ecp5", ns_per_adder_level=2.5, dsp_min_product_bits=16, bram_bits=18 * 1024),
 }
 
 
