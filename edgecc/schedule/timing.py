@@ -3,7 +3,7 @@ clock period, when a multiplier goes to a DSP slice, how many bits a block RAM h
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import ModelError
 
@@ -12,7 +12,7 @@ from ..errors import ModelError
 class FamilyTiming:
     family: str
     # One adder level of datapath widths (LUT + carry chain + local routing), in ns: a first-order model
-    # (7-series: ~0.5 ns LUT, ~0.1 ns per CARRY4, ~0.8 ns routing); iCE40 is measured by nextpnr in synth.
+    # (7-series: ~0.5 ns LUT, ~0.1 ns per CARRY4, ~0.8 ns routing); iCE40 and ECP5 are fitted to nextpnr (below).
     ns_per_adder_level: float
     # A multiplier whose operands together exceed this many bits goes to a DSP slice; narrower ones to LUTs
     # (Vitis HLS and Yosys both map small constant multiplications to fabric).
@@ -46,8 +46,13 @@ class FamilyTiming:
 FAMILIES = {
     "xilinx": FamilyTiming("xilinx", ns_per_adder_level=1.6, dsp_min_product_bits=16, bram_bits=18 * 1024),
     "ice40": FamilyTiming("ice40", ns_per_adder_level=4.0, dsp_min_product_bits=16, bram_bits=4 * 1024),
-    "ecp5": FamilyTiming("ecp5", ns_per_adder_level=2.5, dsp_min_product_bits=16, bram_bits=18 * 1024),
+    "ecp5": FamilyTiming("ecp5", ns_per_adder_level=2.21, dsp_min_product_bits=16, bram_bits=18 * 1024,
+                         path_intercept_ns=5.50),
 }
+# iCE40 and ECP5 are fitted to nextpnr 0.11's routed Fmax (benchmarks/timing_calibration.py --fit: MLPs at 2-7 adder
+# levels of 18-bit sums between registers on an HX8K and an LFE5U-85F speed 6). The width of those sums was not
+# varied, so its share is in the intercept and ns_per_carry_bit stays 0. Xilinx's figure is a first-order estimate.
+FAMILIES["ice40"] = replace(FAMILIES["ice40"], path_intercept_ns=7.24, ns_per_adder_level=2.62)
 
 
 def family_timing(family: str) -> FamilyTiming:
