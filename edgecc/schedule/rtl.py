@@ -32,6 +32,7 @@ from .adder_graph import plan_of
 from .cost import Composition, CostModel, UnitSpec, requantize_resources
 from .plan import FPGA_RESOURCES, EdgePlan, Point, frozen_resources
 from .search import reuse_candidates
+from .timing import tree_depth
 
 
 def dense_matrix(g: Graph, node) -> tuple[np.ndarray, np.ndarray | None, int]:
@@ -490,3 +491,41 @@ def _stream(g: Graph, units: list[UnitSpec], chosen: dict[str, Point], ii: int) 
     latency = max(arrival[t] for t in g.outputs)
     control = sum(chosen[u.name].stages + math.ceil(math.log2(max(chosen[u.name].ii_cycles, 2))) for u in units)
     return Composition("stream", latency, ii, start, ready, tuple(edges), 0, {"ff": fifo_bits + control})
+
+
+# ---- timing: the deepest register-to-register path, in adder levels ------------------------------------------
+def unit_path(g: Graph, unit, levels_per_stage: int) -> tuple[int, int]:
+    """(adder levels, bits) of a unit's deepest register-to-register path as the emitter builds it: an adder graph
+    registered every `levels_per_stage` levels, its last segment followed by the fused rounding and clamp; a folded
+    Dense's phase select, multiplier, product tree and accumulator; one level for an element-wise op."""
+    p = unit.point
+    node = g.node(unit.head)
+    out = g.tensor(unit.output)
+    # the fused ops after the last register: rounding is one more adder, a clamp or ReLU a compare and select
+    post = sum(1 for n in unit.nodes[1:] if g.node(n).op == "Quantize")
+    if p.microarch == "adder_graph":
+        acc = node.attrs["accumulator_type"]
+        depth, k = max(p.depth, 1), levels_per_stage
+        last = depth - (math.ceil(depth / k) - 1) * k
+        return max(min(depth, k), last + post), acc.width
+    if p.microarch == "reuse_mac":
+        acc = node.attrs["accumulator_type"]
+        x_bits, w_bits = (g.tensor(t).type.width for t in node.inputs[:2])
+        k = dense_matrix(g, node)[0].shape[0]
+        multiplier = 1 + math.ceil(math.log2(max(2, min(x_bits, w_bits))))
+        return 1 + multiplier + tree_depth(math.ceil(k / p.reuse)) + 1 + post, acc.width
+    if p.microarch == "elementwise":
+        return 1 + post, out.type.width
+    return 0, 0
+
+
+def critical_path(g: Graph, schedule, timing) -> dict:
+    """The unit whose path the timing model finds slowest, its adder levels and width, and the Fmax it predicts."""
+    best = {"unit": None, "levels": 0, "width": 0, "ns": 0.0}
+    for unit in schedule.units:
+        levels, width = unit_path(g, unit, schedule.levels_per_stage)
+        if levels and timing.path_ns(levels, width) > best["ns"]:
+            best = {"unit": unit.name, "levels": levels, "width": width, "ns": timing.path_ns(levels, width)}
+    levels, width = max(best["levels"], 1), best["width"] or 8
+    return {"unit": best["unit"], "levels": levels, "width": width,
+            "predicted_fmax_mhz": round(timing.predicted_fmax_mhz(levels, width), 2)}

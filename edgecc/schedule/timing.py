@@ -12,7 +12,7 @@ from ..errors import ModelError
 class FamilyTiming:
     family: str
     # One adder level of datapath widths (LUT + carry chain + local routing), in ns: a first-order model
-    # (7-series: ~0.5 ns LUT, ~0.1 ns per CARRY4, ~0.8 ns routing); iCE40 is measured by nextpnr in synth.
+    # (7-series: ~0.5 ns LUT, ~0.1 ns per CARRY4, ~0.8 ns routing); iCE40 and ECP5 are fitted to nextpnr (below).
     ns_per_adder_level: float
     # A multiplier whose operands together exceed this many bits goes to a DSP slice; narrower ones to LUTs
     # (Vitis HLS and Yosys both map small constant multiplications to fabric).
@@ -26,10 +26,25 @@ class FamilyTiming:
     bram_shapes: tuple[tuple[int, int], ...] = ()
     lut_inputs: int = 4            # a LUT's inputs (a 2**k-bit table)
     lutram_bits: int = 0           # bits one LUT holds as distributed RAM (0: the family has none)
+    # A register-to-register path of L adder levels of W-bit values takes
+    #     path_intercept_ns + L * ns_per_adder_level + W * ns_per_carry_bit
+    # (clock-to-out, setup and the routing into and out of the path; the carry chains of successive levels overlap,
+    # so width adds once). Fitted to nextpnr on iCE40 and ECP5 by benchmarks/timing_calibration.py.
+    path_intercept_ns: float = 0.0
+    ns_per_carry_bit: float = 0.0
 
-    def levels_per_stage(self, clock_ns: float) -> int:
-        """Adder levels between two registers that fit one clock period (at least one)."""
-        return max(1, int(clock_ns / self.ns_per_adder_level + 1e-9))
+    def path_ns(self, levels: int, width: int = 16) -> float:
+        """Predicted delay of a register-to-register path of `levels` adder levels of `width`-bit values."""
+        return self.path_intercept_ns + levels * self.ns_per_adder_level + width * self.ns_per_carry_bit
+
+    def predicted_fmax_mhz(self, levels: int, width: int = 16) -> float:
+        """The clock the deepest such path allows (MHz)."""
+        return 1000.0 / self.path_ns(max(levels, 1), width)
+
+    def levels_per_stage(self, clock_ns: float, width: int = 16) -> int:
+        """Adder levels between two registers that fit one clock period (at least one), for `width`-bit sums."""
+        room = clock_ns - self.path_intercept_ns - width * self.ns_per_carry_bit
+        return max(1, int(room / self.ns_per_adder_level + 1e-9))
 
     def bram_blocks(self, width: int, depth: int) -> int:
         """Block RAMs a ROM of `width` bits x `depth` words takes (0 for an empty one)."""
@@ -46,10 +61,16 @@ FAMILIES = {
     "xilinx": FamilyTiming("xilinx", ns_per_adder_level=1.6, dsp_min_product_bits=16, bram_bits=18 * 1024,
                            bram_shapes=((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
                            lut_inputs=6, lutram_bits=64),
-    "ice40": FamilyTiming("ice40", ns_per_adder_level=4.0, dsp_min_product_bits=16, bram_bits=4 * 1024,
+    "ice40": FamilyTiming("ice40", ns_per_adder_level=2.62, dsp_min_product_bits=16, bram_bits=4 * 1024,
                           bram_shapes=((16, 256), (8, 512), (4, 1024), (2, 2048)), lut_inputs=4,
-                          dsp_min_variable_product_bits=11),
+                          dsp_min_variable_product_bits=11, path_intercept_ns=7.24),
+    "ecp5": FamilyTiming("ecp5", ns_per_adder_level=2.21, dsp_min_product_bits=16, bram_bits=18 * 1024,
+                         bram_shapes=((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
+                         lut_inputs=4, path_intercept_ns=5.50),
 }
+# iCE40 and ECP5 are fitted to nextpnr 0.11's routed Fmax (benchmarks/timing_calibration.py --fit: MLPs at 2-7 adder
+# levels of 18-bit sums between registers on an HX8K and an LFE5U-85F speed 6). The width of those sums was not
+# varied, so its share is in the intercept and ns_per_carry_bit stays 0. Xilinx's figure is a first-order estimate.
 
 
 def family_timing(family: str) -> FamilyTiming:

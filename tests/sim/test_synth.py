@@ -1,8 +1,11 @@
-"""Synthesis with open tools: Yosys cell counts and logic depth for Xilinx, nextpnr's Fmax on iCE40."""
+"""Synthesis with open tools: Yosys cell counts and logic depth for Xilinx, iCE40 and ECP5; nextpnr's Fmax on iCE40
+and ECP5."""
 from __future__ import annotations
 
 import edgecc
-from conftest import require_tool
+import pytest
+
+from conftest import require_nextpnr, require_tool
 from models import qonnx_mlp
 
 
@@ -18,7 +21,7 @@ def test_synth_counts_xilinx_resources(tmp_path):
 
 def test_synth_on_ice40_gives_fmax(tmp_path):
     require_tool("yosys")
-    require_tool("nextpnr-ice40")
+    require_nextpnr("ice40")
     # nextpnr-ice40 0.4's routers were seen to loop on some small designs (edgecc gives up after a timeout and
     # reports no Fmax); this one routes in seconds
     graph = edgecc.load(qonnx_mlp(sizes=(3, 2), seed=0))
@@ -26,6 +29,41 @@ def test_synth_on_ice40_gives_fmax(tmp_path):
     r = project.synth()
     assert r["target"] == "ice40" and r["lut"] > 0
     assert r["fmax_mhz"] and r["fmax_mhz"] > 1
+
+
+def test_synth_on_ecp5_counts_cells_and_gives_fmax(tmp_path):
+    require_tool("yosys")
+    require_nextpnr("ecp5")
+    graph = edgecc.load(qonnx_mlp(sizes=(3, 2), seed=0))
+    project = edgecc.compile(graph, backend="rtl", out=str(tmp_path / "o"), board="ulx3s")
+    r = project.synth()
+    assert r["target"] == "ecp5" and r["pnr_tool"] == "nextpnr-ecp5"
+    assert r["lut"] > 0 and r["ff"] > 0 and r["carry"] > 0 and r["dsp"] == 0 and r["bram"] == 0
+    assert r["lut"] >= 2 * r["carry"]     # a CCU2C carry cell takes two LUT4s of the budget
+    assert r["fmax_mhz"] and r["fmax_mhz"] > 1
+    saved = project.report
+    assert saved["synth"]["fmax_mhz"] == r["fmax_mhz"]
+    # the model's prediction sits next to the measurement, within the calibration's tolerance
+    assert 0.6 < saved["predicted_fmax_mhz"] / r["fmax_mhz"] < 1.6
+
+
+@pytest.mark.parametrize("part, options", [
+    ("LFE5U-85F-6BG381C", ["--85k", "--package", "CABGA381", "--speed", "6"]),
+    ("LFE5U-25F-8MG285C", ["--25k", "--package", "CSFBGA285", "--speed", "8"]),
+    ("LFE5UM5G-45F-8BG554I", ["--um5g-45k", "--package", "CABGA554", "--speed", "8"]),
+])
+def test_ecp5_part_numbers_become_nextpnr_options(part, options):
+    from edgecc.sim.synth import ecp5_device
+
+    assert ecp5_device(part) == options
+
+
+def test_an_unknown_ecp5_part_is_a_clear_error():
+    from edgecc.errors import ModelError
+    from edgecc.sim.synth import ecp5_device
+
+    with pytest.raises(ModelError, match="ECP5 part 'LFE5U-85F-6XX99C'"):
+        ecp5_device("LFE5U-85F-6XX99C")
 
 
 def test_logic_levels_stop_at_registers(tmp_path):

@@ -10,7 +10,9 @@ from ...errors import UnsupportedOp
 from ...ir.graph import Graph
 from ...templates import folder, render, template_env
 from ..common import Namer, label, write_test_vectors
+from ...schedule.rtl import critical_path
 from ...schedule.rtl_stream import stages_of, stream_view, window_taps
+from ...schedule.timing import family_timing
 from .netlist import Netlist
 from .ops import UnitBuilder
 
@@ -280,6 +282,8 @@ def emit(g: Graph, schedule, board, out_dir: str, version: str, emitters) -> dic
            n_tb=n_tb, files=files, in_type=str(g.tensor(hw_in[0]).type), out_type=str(g.tensor(outputs[0]).type),
            n_in=g.tensor(hw_in[0]).size, n_out=g.tensor(outputs[0]).size,
            layers=[{**l.to_json(), "name": label(l.name)} for l in schedule.layers])
+    path = critical_path(built, schedule, family_timing(board.family))
     return {"top": top, "input_type": str(g.tensor(hw_in[0]).type), "output_type": str(g.tensor(outputs[0]).type),
+            "predicted_fmax_mhz": path.pop("predicted_fmax_mhz"), "critical_path": path,
             "rtl_files": files, "in_width": common["in_width"], "out_width": common["out_width"],
             "in_tokens": common.get("in_tokens", 1), "out_tokens": common.get("out_tokens", 1)}
