@@ -19,7 +19,7 @@ MODELS = {   # CI keeps to one (eight Verilator builds); the benchmark sweeps ev
 def test_every_swept_point_runs_as_predicted(name):
     require_simulator("verilator")
     graph = edgecc.load(MODELS[name]())
-    result = edgecc.sweep(graph, backend="rtl", board="icebreaker", points=8, simulate=24)
+    result = edgecc.sweep(graph, backend="rtl", board="pynq-z2", points=8, simulate=24)
     rows = [r for r in result["points"] if "error" not in r]
     assert len(rows) >= 8, result["points"]
     assert result["cost_monotone"]
