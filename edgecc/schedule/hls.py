@@ -125,6 +125,15 @@ class HlsCostModel(CostModel):
         node = g.node(unit.head)
         return max(1, self._macs(g, node)) if node.op in ("Dense", "Conv") else 1
 
+    def candidates(self, g, unit, layer_config=None):
+        """The reuse factors as the base model lists them; a layer config's RTL folding (pe x simd multipliers) is
+        the HLS reuse factor that gives the same number of multipliers: ceil(products / (pe * simd))."""
+        pe, simd = getattr(layer_config, "pe", None), getattr(layer_config, "simd", None)
+        if (pe or simd) and unit.op in ("Dense", "Conv"):
+            reuse = max(1, math.ceil(self._macs(g, g.node(unit.head)) / ((pe or 1) * (simd or 1))))
+            return list(self.points(g, unit, [min(reuse, self.max_reuse(g, unit))]).values())
+        return super().candidates(g, unit, layer_config)
+
     # ---- points -------------------------------------------------------------------------------------------------
     def points(self, g: Graph, unit: UnitSpec, reuses):
         node = g.node(unit.head)

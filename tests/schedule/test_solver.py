@@ -143,3 +143,12 @@ def test_sweep_writes_json_and_png(tmp_path):
     png = (tmp_path / "sw" / "sweep.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     assert "Pareto front" in proc.stdout
+
+
+def test_hls_reads_an_rtl_folding_as_the_reuse_factor_with_as_many_multipliers():
+    from edgecc.config import LayerConfig
+
+    g = edgecc.load(qonnx_mlp(sizes=(16, 12, 6), seed=3, layer_names=["fc1", "fc2"]))
+    cfg = CompileConfig(layers={"fc1": LayerConfig(pe=4, simd=2)})
+    s = schedule_graph(g, HlsCostModel, get_board("zcu104"), cfg)
+    assert s.unit("fc1").point.reuse == (16 * 12) // (4 * 2)   # 8 multipliers for 192 products
