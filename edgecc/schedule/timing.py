@@ -26,6 +26,16 @@ class FamilyTiming:
     bram_shapes: tuple[tuple[int, int], ...] = ()
     lut_inputs: int = 4            # a LUT's inputs (a 2**k-bit table)
     lutram_bits: int = 0           # bits one LUT holds as distributed RAM (0: the family has none)
+    # The widest signed operands (a, b) one DSP slice multiplies (DSP48E1: 25 x 18; SB_MAC16: 16 x 16).
+    dsp_operand_bits: tuple[int, int] = (16, 16)
+    # LUTs Yosys maps datapath pieces to, per bit (calibrated against Yosys 0.23 by benchmarks/cost_calibration.py):
+    adder_luts_per_bit: float = 1.0          # a two-input adder (with the carry chain)
+    accumulator_luts_per_bit: float = 1.0    # an accumulator's adder with its reload-or-add select
+    mult_luts_per_bit_pair: float = 0.5      # a variable product in fabric: x_bits * w_bits of these
+    const_select_luts_per_bit: float = 1.0   # a weight chosen by phase from constants
+    select_luts_factor: float = 1.0          # a value chosen by phase from variables: times the mux tree's LUTs
+    quant_luts_per_acc_bit: float = 1.0      # an output's Relu/Quantize (rounding adder, clamp), per accumulator bit
+    elementwise_luts_per_bit: float = 1.0    # an elementwise unit (Add, MaxPool, ...), per output bit
 
     def levels_per_stage(self, clock_ns: float) -> int:
         """Adder levels between two registers that fit one clock period (at least one)."""
@@ -45,10 +55,20 @@ class FamilyTiming:
 FAMILIES = {
     "xilinx": FamilyTiming("xilinx", ns_per_adder_level=1.6, dsp_min_product_bits=16, bram_bits=18 * 1024,
                            bram_shapes=((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
-                           lut_inputs=6, lutram_bits=64),
+                           lut_inputs=6, lutram_bits=64, dsp_operand_bits=(25, 18),
+                           # fitted to 40 unit modules (benchmarks/cost_calibration.py); a LUT6 absorbs the
+                           # accumulator's reload select and the weights' constant selects into its adders
+                           adder_luts_per_bit=0.82, accumulator_luts_per_bit=0.27, mult_luts_per_bit_pair=0.5,
+                           const_select_luts_per_bit=0.0, select_luts_factor=1.55, quant_luts_per_acc_bit=1.0,
+                           elementwise_luts_per_bit=1.75),
     "ice40": FamilyTiming("ice40", ns_per_adder_level=4.0, dsp_min_product_bits=16, bram_bits=4 * 1024,
                           bram_shapes=((16, 256), (8, 512), (4, 1024), (2, 2048)), lut_inputs=4,
-                          dsp_min_variable_product_bits=11),
+                          dsp_min_variable_product_bits=11,
+                          # fitted to 40 unit modules (benchmarks/cost_calibration.py); a LUT4 holds less: a
+                          # fabric product and the rounding/clamp of an output cost more than on a LUT6
+                          adder_luts_per_bit=1.0, accumulator_luts_per_bit=0.0, mult_luts_per_bit_pair=1.7,
+                          const_select_luts_per_bit=0.17, select_luts_factor=0.8, quant_luts_per_acc_bit=2.6,
+                          elementwise_luts_per_bit=2.0),
 }
 
 
