@@ -66,7 +66,6 @@ MAX_CANDIDATES = 64                                 # pe_array points kept per u
 
 # The pe_array's first-order cost, every coefficient here (calibrated against Yosys elsewhere); LUTs are the
 # family's (LUT4 on iCE40, LUT6 on Xilinx), a k-input LUT holding a 2**k-bit table or a mux of `mux_ways` inputs.
-PE_ROM_DECODE_FACTOR = 1.0          # a ROM in logic: its table LUTs plus this times a mux tree over them per bit
 
 
 @dataclass(frozen=True)
@@ -120,6 +119,12 @@ def _signed_width(lo: int, hi: int) -> int:
     """Bits of the narrowest two's complement number holding [lo, hi] (the RTL netlist's wire width)."""
     lo, hi = min(lo, 0), max(hi, 0)
     return max(hi.bit_length(), (-lo - 1).bit_length()) + 1
+
+
+def _control_luts(timing, ii: int) -> float:
+    """A folded unit's handshake in a stream design (edgecc_stream_ctrl.v: its phase counter, valid bit and the
+    compare at the last phase), counted with the unit so the search sees it."""
+    return (1 + max(1, (ii - 1).bit_length())) * timing.control_luts_per_bit if ii > 1 else 0.0
 
 
 def _mux_ways(lut_inputs: int) -> int:
@@ -320,9 +325,10 @@ class RtlCostModel(CostModel):
         lut = 0 if wide else int(mults * x.type.width * w.type.width * t.mult_luts_per_bit_pair)
         lut += int(pe * ((simd - 1) * product_bits * t.adder_luts_per_bit + acc.width * t.accumulator_luts_per_bit))
         lut += int(pe * acc.width * t.quant_luts_per_acc_bit)
-        lut += simd * outer * x.type.width * mux(sf)                        # lanes by synapse fold
+        selects = simd * outer * x.type.width * mux(sf)                     # lanes by synapse fold
         if outer > 1:                                                       # a Conv: the position by neuron fold
-            lut += mults * x.type.width * mux(min(nf, outer))
+            selects += mults * x.type.width * mux(min(nf, outer))
+        lut += int(selects * t.select_luts_factor)
         if bias is not None and nf > 1:
             lut += table(pe * nf * acc.width)
         phase_bits = max(1, (ii - 1).bit_length())
@@ -330,15 +336,16 @@ class RtlCostModel(CostModel):
         ff = (pe * acc.width if sf > 1 else 0) + min(n, (nf - 1) * pe) * value_bits + out_bits + 2 * phase_bits
         rom_width, bram = int(lanes.sum()), 0
         if ii > 1:
-            if memory == "block":
+            if memory == "block" or (memory == "logic" and t.logic_rom_max_bits is not None
+                                     and rom_width * ii > t.logic_rom_max_bits and t.bram_shapes):
                 bram = t.bram_blocks(rom_width, ii)
             elif memory == "distributed":
                 lut += rom_width * -(-ii // t.lutram_bits)
                 ff += rom_width
             else:
-                lut += table(rom_width * ii) + int(rom_width * mux(table(ii)) * PE_ROM_DECODE_FACTOR)
+                lut += int((table(rom_width * ii) + rom_width * mux(table(ii))) * t.rom_logic_luts_factor)
                 ff += rom_width
-        res = {"lut": lut, "ff": ff, "dsp": mults if wide else 0, "bram": bram}
+        res = {"lut": lut + round(_control_luts(t, ii)), "ff": ff, "dsp": mults if wide else 0, "bram": bram}
         return Point("pe_array", ii, ii, 1, ii, frozen_resources(res), detail=PEPlan(pe, simd, nf, sf, memory))
 
     def _adder_graph(self, g, node, out_bits) -> Point:
@@ -350,7 +357,8 @@ class RtlCostModel(CostModel):
         terms = [len(l) + 1 for l in dplan.leaves] * outer
         width = (acc.width + x.type.width) // 2 + 1  # adders widen from the inputs to the accumulator
         k = max(1, -(-dplan.depth // stages)) if dplan.depth else 1
-        pipeline = sum(-(-t // (1 << level)) for t in terms for level in range(k, dplan.depth, k)) * width
+        # a register between stages holds a partial sum: wider than the adders' average, about the accumulator
+        pipeline = sum(-(-t // (1 << level)) for t in terms for level in range(k, dplan.depth, k)) * acc.width
         n_out = matrix.shape[1] * outer
         lut = dplan.adders * outer * width * self.timing.adder_luts_per_bit + \
             n_out * acc.width * self.timing.quant_luts_per_acc_bit
@@ -394,6 +402,7 @@ class RtlCostModel(CostModel):
                 products += 1
             lut += acc.width * (t.accumulator_luts_per_bit + t.quant_luts_per_acc_bit)
         lut = lut * outer + outer * per * x_bits * sel_luts * t.select_luts_factor   # the inputs selected by phase
+        lut += _control_luts(t, reuse)
         res = {"lut": round(lut), "ff": out_bits + m * outer * acc.width, "dsp": dsp * outer}
         return Point("reuse_mac", reuse, reuse, 1, reuse, frozen_resources(res))
 

@@ -21,9 +21,10 @@ class FamilyTiming:
     # A product of two variables (a folded layer's input by a weight read from memory) at least this wide goes to
     # a DSP slice where the board has them: Yosys's mul2dsp threshold (DSP_Y_MINWIDTH of synth_xilinx / synth_ice40).
     dsp_min_variable_product_bits: int = 9
-    # A block RAM's (width, depth) configurations; a ROM of W bits x D words takes the fewest blocks of any one
-    # of them side by side and stacked (iCE40 EBR: 4 kbit; Xilinx RAMB18: 18 kbit with the parity bits).
-    bram_shapes: tuple[tuple[int, int], ...] = ()
+    # A block RAM's (width, depth, units) configurations, in the board budget's unit; a ROM of W bits x D words
+    # takes the fewest units of any one of them side by side and stacked (iCE40 EBR: 4 kbit, one unit; Xilinx:
+    # the budget counts RAMB36 tiles, a RAMB18 of 18 kbit with the parity bits is half of one).
+    bram_shapes: tuple[tuple[int, int, float], ...] = ()
     lut_inputs: int = 4            # a LUT's inputs (a 2**k-bit table)
     lutram_bits: int = 0           # bits one LUT holds as distributed RAM (0: the family has none)
     # The widest signed operands (a, b) one DSP slice multiplies (DSP48E1: 25 x 18; SB_MAC16: 16 x 16).
@@ -36,16 +37,22 @@ class FamilyTiming:
     select_luts_factor: float = 1.0          # a value chosen by phase from variables: times the mux tree's LUTs
     quant_luts_per_acc_bit: float = 1.0      # an output's Relu/Quantize (rounding adder, clamp), per accumulator bit
     elementwise_luts_per_bit: float = 1.0    # an elementwise unit (Add, MaxPool, ...), per output bit
+    rom_logic_luts_factor: float = 1.0       # a ROM in logic: times its table LUTs and the mux tree over them
+    control_luts_per_bit: float = 1.0        # a stream design's handshakes and counters, per control register bit
+    # A ROM marked rom_style "logic" that Yosys maps to block RAM anyway when it holds more bits than this (iCE40:
+    # memory_bram does not read the attribute; a 540-bit ROM stayed in LUTs, a 2592-bit one went to an EBR).
+    logic_rom_max_bits: int | None = None
 
     def levels_per_stage(self, clock_ns: float) -> int:
         """Adder levels between two registers that fit one clock period (at least one)."""
         return max(1, int(clock_ns / self.ns_per_adder_level + 1e-9))
 
-    def bram_blocks(self, width: int, depth: int) -> int:
-        """Block RAMs a ROM of `width` bits x `depth` words takes (0 for an empty one)."""
+    def bram_blocks(self, width: int, depth: int) -> float:
+        """Block RAM units a ROM of `width` bits x `depth` words takes (0 for an empty one)."""
         if width <= 0 or depth <= 0 or not self.bram_shapes:
             return 0
-        return min(-(-width // w) * -(-depth // d) for w, d in self.bram_shapes)
+        best = min(-(-width // w) * -(-depth // d) * units for w, d, units in self.bram_shapes)
+        return int(best) if float(best).is_integer() else best
 
     def stages_for(self, levels: int, clock_ns: float) -> int:
         """Register stages a `levels`-deep adder graph needs: one at its end, more where it is deeper than a period."""
@@ -54,21 +61,25 @@ class FamilyTiming:
 
 FAMILIES = {
     "xilinx": FamilyTiming("xilinx", ns_per_adder_level=1.6, dsp_min_product_bits=16, bram_bits=18 * 1024,
-                           bram_shapes=((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
+                           bram_shapes=tuple((w, d, 0.5) for w, d in ((36, 512), (18, 1024), (9, 2048), (4, 4096),
+                                                                          (2, 8192), (1, 16384))) +
+                           tuple((w, d, 1) for w, d in ((72, 512), (36, 1024), (18, 2048), (9, 4096), (4, 8192),
+                                                        (2, 16384), (1, 32768))),
                            lut_inputs=6, lutram_bits=64, dsp_operand_bits=(25, 18),
-                           # fitted to 40 unit modules (benchmarks/cost_calibration.py); a LUT6 absorbs the
+                           # fitted to 95 unit modules (xilinx: no product in fabric among them) (benchmarks/cost_calibration.py); a LUT6 absorbs the
                            # accumulator's reload select and the weights' constant selects into its adders
-                           adder_luts_per_bit=0.82, accumulator_luts_per_bit=0.27, mult_luts_per_bit_pair=0.5,
-                           const_select_luts_per_bit=0.0, select_luts_factor=1.55, quant_luts_per_acc_bit=1.0,
-                           elementwise_luts_per_bit=1.75),
+                           adder_luts_per_bit=0.95, accumulator_luts_per_bit=0.24, mult_luts_per_bit_pair=0.5,
+                           const_select_luts_per_bit=0.39, select_luts_factor=1.73, quant_luts_per_acc_bit=0.62,
+                           elementwise_luts_per_bit=1.75, rom_logic_luts_factor=1.03, control_luts_per_bit=3.0),
     "ice40": FamilyTiming("ice40", ns_per_adder_level=4.0, dsp_min_product_bits=16, bram_bits=4 * 1024,
-                          bram_shapes=((16, 256), (8, 512), (4, 1024), (2, 2048)), lut_inputs=4,
+                          bram_shapes=((16, 256, 1), (8, 512, 1), (4, 1024, 1), (2, 2048, 1)), lut_inputs=4,
                           dsp_min_variable_product_bits=11,
-                          # fitted to 40 unit modules (benchmarks/cost_calibration.py); a LUT4 holds less: a
+                          # fitted to 95 unit modules (benchmarks/cost_calibration.py); a LUT4 holds less: a
                           # fabric product and the rounding/clamp of an output cost more than on a LUT6
-                          adder_luts_per_bit=1.0, accumulator_luts_per_bit=0.0, mult_luts_per_bit_pair=1.7,
-                          const_select_luts_per_bit=0.17, select_luts_factor=0.8, quant_luts_per_acc_bit=2.6,
-                          elementwise_luts_per_bit=2.0),
+                          adder_luts_per_bit=1.07, accumulator_luts_per_bit=0.0, mult_luts_per_bit_pair=1.79,
+                          const_select_luts_per_bit=0.15, select_luts_factor=0.76, quant_luts_per_acc_bit=2.8,
+                          elementwise_luts_per_bit=2.0, rom_logic_luts_factor=1.46, control_luts_per_bit=1.5,
+                          logic_rom_max_bits=2048),
 }
 
 
