@@ -48,6 +48,7 @@ bench: setup
 	$(PY) benchmarks/vs_emlearn.py
 	$(PY) benchmarks/vs_da4ml.py
 	$(PY) benchmarks/resnet8.py
+	$(PY) benchmarks/cost_calibration.py
 
 # the README's table of IR ops per backend, regenerated from the backends' registries
 readme: setup

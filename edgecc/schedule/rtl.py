@@ -336,13 +336,9 @@ class RtlCostModel(CostModel):
         ff = (pe * acc.width if sf > 1 else 0) + min(n, (nf - 1) * pe) * value_bits + out_bits + 2 * phase_bits
         rom_width, bram = int(lanes.sum()), 0
         if ii > 1:
-            if memory == "block" or (memory == "logic" and t.logic_rom_max_bits is not None
-                                     and rom_width * ii > t.logic_rom_max_bits and t.bram_shapes):
+            if memory == "block":
                 bram = t.bram_blocks(rom_width, ii)
-            elif memory == "distributed":
-                lut += rom_width * -(-ii // t.lutram_bits)
-                ff += rom_width
-            else:
+            else:   # distributed or logic: Yosys builds both in LUTs (as Vivado builds a distributed ROM)
                 lut += int((table(rom_width * ii) + rom_width * mux(table(ii))) * t.rom_logic_luts_factor)
                 ff += rom_width
         res = {"lut": lut + round(_control_luts(t, ii)), "ff": ff, "dsp": mults if wide else 0, "bram": bram}
@@ -357,8 +353,9 @@ class RtlCostModel(CostModel):
         terms = [len(l) + 1 for l in dplan.leaves] * outer
         width = (acc.width + x.type.width) // 2 + 1  # adders widen from the inputs to the accumulator
         k = max(1, -(-dplan.depth // stages)) if dplan.depth else 1
-        # a register between stages holds a partial sum: wider than the adders' average, about the accumulator
-        pipeline = sum(-(-t // (1 << level)) for t in terms for level in range(k, dplan.depth, k)) * acc.width
+        # a register between stages holds a partial sum: between the adders' average width and the accumulator's
+        pipeline = sum(-(-t // (1 << level)) for t in terms for level in range(k, dplan.depth, k)) * \
+            ((width + acc.width) // 2)
         n_out = matrix.shape[1] * outer
         lut = dplan.adders * outer * width * self.timing.adder_luts_per_bit + \
             n_out * acc.width * self.timing.quant_luts_per_acc_bit

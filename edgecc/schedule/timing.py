@@ -39,9 +39,6 @@ class FamilyTiming:
     elementwise_luts_per_bit: float = 1.0    # an elementwise unit (Add, MaxPool, ...), per output bit
     rom_logic_luts_factor: float = 1.0       # a ROM in logic: times its table LUTs and the mux tree over them
     control_luts_per_bit: float = 1.0        # a stream design's handshakes and counters, per control register bit
-    # A ROM marked rom_style "logic" that Yosys maps to block RAM anyway when it holds more bits than this (iCE40:
-    # memory_bram does not read the attribute; a 540-bit ROM stayed in LUTs, a 2592-bit one went to an EBR).
-    logic_rom_max_bits: int | None = None
 
     def levels_per_stage(self, clock_ns: float) -> int:
         """Adder levels between two registers that fit one clock period (at least one)."""
@@ -66,20 +63,19 @@ FAMILIES = {
                            tuple((w, d, 1) for w, d in ((72, 512), (36, 1024), (18, 2048), (9, 4096), (4, 8192),
                                                         (2, 16384), (1, 32768))),
                            lut_inputs=6, lutram_bits=64, dsp_operand_bits=(25, 18),
-                           # fitted to 95 unit modules (xilinx: no product in fabric among them) (benchmarks/cost_calibration.py); a LUT6 absorbs the
-                           # accumulator's reload select and the weights' constant selects into its adders
-                           adder_luts_per_bit=0.95, accumulator_luts_per_bit=0.24, mult_luts_per_bit_pair=0.5,
-                           const_select_luts_per_bit=0.39, select_luts_factor=1.73, quant_luts_per_acc_bit=0.62,
-                           elementwise_luts_per_bit=1.75, rom_logic_luts_factor=1.03, control_luts_per_bit=3.0),
+                           # fitted to 157 unit modules (benchmarks/cost_calibration.py); a LUT6 absorbs an output's
+                           # rounding and clamp into the adders before it (the fit leaves them nothing of their own)
+                           adder_luts_per_bit=1.06, accumulator_luts_per_bit=0.8, mult_luts_per_bit_pair=1.97,
+                           const_select_luts_per_bit=0.45, select_luts_factor=1.19, quant_luts_per_acc_bit=0.0,
+                           elementwise_luts_per_bit=1.75, rom_logic_luts_factor=1.8, control_luts_per_bit=3.0),
     "ice40": FamilyTiming("ice40", ns_per_adder_level=4.0, dsp_min_product_bits=16, bram_bits=4 * 1024,
                           bram_shapes=((16, 256, 1), (8, 512, 1), (4, 1024, 1), (2, 2048, 1)), lut_inputs=4,
                           dsp_min_variable_product_bits=11,
-                          # fitted to 95 unit modules (benchmarks/cost_calibration.py); a LUT4 holds less: a
-                          # fabric product and the rounding/clamp of an output cost more than on a LUT6
-                          adder_luts_per_bit=1.07, accumulator_luts_per_bit=0.0, mult_luts_per_bit_pair=1.79,
-                          const_select_luts_per_bit=0.15, select_luts_factor=0.76, quant_luts_per_acc_bit=2.8,
-                          elementwise_luts_per_bit=2.0, rom_logic_luts_factor=1.46, control_luts_per_bit=1.5,
-                          logic_rom_max_bits=2048),
+                          # fitted to 157 unit modules (benchmarks/cost_calibration.py); a LUT4 holds less: a
+                          # fabric product and an output's rounding and clamp cost more than on a LUT6
+                          adder_luts_per_bit=1.03, accumulator_luts_per_bit=0.0, mult_luts_per_bit_pair=1.83,
+                          const_select_luts_per_bit=0.11, select_luts_factor=0.56, quant_luts_per_acc_bit=3.27,
+                          elementwise_luts_per_bit=2.0, rom_logic_luts_factor=0.99, control_luts_per_bit=1.5),
 }
 
 
