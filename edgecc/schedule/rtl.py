@@ -64,8 +64,9 @@ STREAM_AUTO_MACS = 50_000
 MEMORY_KINDS = ("block", "distributed", "logic")   # where a pe_array's weights live (the ROM's rom_style)
 MAX_CANDIDATES = 64                                 # pe_array points kept per unit (after dropping dominated ones)
 
-# The pe_array's first-order cost, every coefficient here (calibrated against Yosys elsewhere); LUTs are the
-# family's (LUT4 on iCE40, LUT6 on Xilinx), a k-input LUT holding a 2**k-bit table or a mux of `mux_ways` inputs.
+# Costs: FFs and DSPs are counted from the structure the emitter builds; LUTs are the family's (LUT4 on iCE40, LUT6
+# on Xilinx: a k-input LUT holds a 2**k-bit table or a mux of `mux_ways` inputs), each term scaled by a FamilyTiming
+# coefficient fitted to Yosys 0.23 (benchmarks/cost_calibration.py).
 
 
 @dataclass(frozen=True)
