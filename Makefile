@@ -50,6 +50,7 @@ bench: setup
 	$(PY) benchmarks/schedule_sweep.py
 	$(PY) benchmarks/resnet8.py
 	$(PY) benchmarks/timing_calibration.py
+	$(PY) benchmarks/cost_calibration.py
 
 # the README's table of IR ops per backend, regenerated from the backends' registries
 readme: setup

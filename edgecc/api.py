@@ -45,13 +45,15 @@ class Project:
         with open(os.path.join(self.out_dir, "report.json")) as f:
             return json.load(f)
 
-    def synth(self, quiet: bool = True) -> dict:
-        """Yosys resources (and nextpnr Fmax on iCE40 and ECP5) of an RTL project, stored in report.json `synth`."""
+    def synth(self, quiet: bool = True, fmax: bool = True, timeout: float | None = None) -> dict:
+        """Yosys resources (and, with `fmax`, nextpnr Fmax on iCE40 and ECP5) of an RTL project, stored in report.json
+        `synth`; block RAM in the board's unit (RAMB36 tiles on Xilinx, a RAMB18 half of one). Yosys running
+        longer than `timeout` seconds raises subprocess.TimeoutExpired."""
         from .sim import synth, update_report
 
         report = self.report
         result = synth.synthesize(self.out_dir, report, get_board(report.get("board_file") or report["board"]),
-                                  quiet)
+                                  quiet, fmax, timeout)
         update_report(self.out_dir, "synth", result)
         return result
 

@@ -152,7 +152,9 @@ def cases() -> dict[str, Case]:
                                      slow_vectors=100)
     out["cnn_table_config"] = Case(out["cnn_table_activations"].model, load={"config": TABLE_CONFIG},
                                    compile=WHOLE_FRAME, slow_vectors=100)
-    out["ii4"] = Case(qonnx_mlp(seed=21), compile={"ii": 4})
+    # every layer folded by 4 (the scheduler alone would rather pay LUTs for a parallel design than 128 DSPs)
+    out["ii4"] = Case(qonnx_mlp(seed=21, layer_names=["fc1", "fc2"]), load={"config": _reuse(fc1=4, fc2=4)},
+                      compile={"ii": 4})
     out["stream_folded_then_parallel"] = Case(qonnx_mlp(sizes=(16, 12, 6), seed=3, layer_names=["fc1", "fc2"]),
                                               load={"config": _reuse(fc1=4)})
     out["stream_residual_fifo"] = Case(residual_mlp(), load={"config": _reuse(fc2=4)})

@@ -102,7 +102,9 @@ def test_compile_leaves_the_users_graph_as_it_was(backend, tmp_path):
     edgecc.compile(graph, backend=backend, out=str(tmp_path / "b"), ii=4)
     assert graph.to_json() == before
     plan = json.load(open(tmp_path / "b" / "schedule.json"))
-    assert {u["reuse"] for u in plan["units"] if u["microarch"] != "wiring"} - {1} == {4}
+    # the second compile's own target (the RTL model would rather pay LUTs for a parallel layer than DSPs for a
+    # reuse-4 one; HLS folds by 4)
+    assert plan["targets"]["ii"] == 4 and plan["ii_cycles"] <= 4
 
 
 def test_a_board_of_the_wrong_kind_is_refused(tmp_path):

@@ -19,15 +19,20 @@ MCU_RESOURCES = ("flash", "ram")
 def frozen_resources(values: Mapping[str, int] | None = None, keys=FPGA_RESOURCES) -> Mapping[str, int]:
     """A read-only resource table with every key present (missing ones are 0)."""
     values = values or {}
-    return MappingProxyType({k: int(values.get(k, 0)) for k in keys})
+    return MappingProxyType({k: _number(values.get(k, 0)) for k in keys})
+
+
+def _number(v) -> int | float:
+    """A whole count as an int; a fraction (half a Xilinx block RAM tile) as it is."""
+    return int(v) if float(v).is_integer() else float(v)
 
 
 def add_resources(tables, keys=FPGA_RESOURCES) -> Mapping[str, int]:
     total = dict.fromkeys(keys, 0)
     for t in tables:
         for k in keys:
-            total[k] += int(t.get(k, 0))
-    return MappingProxyType(total)
+            total[k] += t.get(k, 0)
+    return MappingProxyType({k: _number(v) for k, v in total.items()})
 
 
 @dataclass(frozen=True)

@@ -65,12 +65,9 @@ STREAM_AUTO_MACS = 50_000
 MEMORY_KINDS = ("block", "distributed", "logic")   # where a pe_array's weights live (the ROM's rom_style)
 MAX_CANDIDATES = 64                                 # pe_array points kept per unit (after dropping dominated ones)
 
-# The pe_array's first-order cost, every coefficient here (calibrated against Yosys elsewhere); LUTs are the
-# family's (LUT4 on iCE40, LUT6 on Xilinx), a k-input LUT holding a 2**k-bit table or a mux of `mux_ways` inputs.
-PE_MULT_LUTS_PER_BIT_PAIR = 0.5     # a multiplier in fabric: x_bits * w_bits / 2 LUTs (as the reuse_mac estimate)
-PE_ADDER_LUTS_PER_BIT = 1.0         # an adder (product tree, accumulator): one LUT per bit of its width
-PE_QUANT_LUTS_PER_ACC_BIT = 1.0     # a PE's Relu/Quantize: rounding adder and clamp, about its accumulator width
-PE_ROM_DECODE_FACTOR = 1.0          # a ROM in logic: its table LUTs plus this times a mux tree over them per bit
+# Costs: FFs and DSPs are counted from the structure the emitter builds; LUTs are the family's (LUT4 on iCE40, LUT6
+# on Xilinx: a k-input LUT holds a 2**k-bit table or a mux of `mux_ways` inputs), each term scaled by a FamilyTiming
+# coefficient fitted to Yosys 0.23 (benchmarks/cost_calibration.py).
 
 
 @dataclass(frozen=True)
@@ -118,6 +115,18 @@ def pe_lane_widths(matrix: np.ndarray, n_total: int, pe: int, simd: int) -> np.n
         for s, (a, b) in enumerate(zip(lo[:, cols].min(axis=1), hi[:, cols].max(axis=1))):
             widths[p, s] = rom_field_width(int(a), int(b))
     return widths
+
+
+def _signed_width(lo: int, hi: int) -> int:
+    """Bits of the narrowest two's complement number holding [lo, hi] (the RTL netlist's wire width)."""
+    lo, hi = min(lo, 0), max(hi, 0)
+    return max(hi.bit_length(), (-lo - 1).bit_length()) + 1
+
+
+def _control_luts(timing, ii: int) -> float:
+    """A folded unit's handshake in a stream design (edgecc_stream_ctrl.v: its phase counter, valid bit and the
+    compare at the last phase), counted with the unit so the search sees it."""
+    return (1 + max(1, (ii - 1).bit_length())) * timing.control_luts_per_bit if ii > 1 else 0.0
 
 
 def _mux_ways(lut_inputs: int) -> int:
@@ -218,7 +227,8 @@ class RtlCostModel(CostModel):
         if unit.op == "Requantize":
             return {1: Point("elementwise", 1, 1, 1, 1, frozen_resources(requantize_resources(g, node, out.size)))}
         if unit.op in REGISTERED_OPS:
-            lut = out_bits + sum(len(a) * out.type.width for a in (node.attrs.get("table"),) if a)
+            lut = round(out_bits * self.timing.elementwise_luts_per_bit) + \
+                sum(len(a) * out.type.width for a in (node.attrs.get("table"),) if a)
             return {1: Point("elementwise", 1, 1, 1, 1, frozen_resources({"lut": lut, "ff": out_bits}))}
         if unit.op not in ("Dense", "Conv"):
             lut = out_bits if any(g.node(n).op == "Quantize" for n in unit.nodes) else 0
@@ -314,12 +324,13 @@ class RtlCostModel(CostModel):
         mults = int(np.count_nonzero(lanes))
         product_bits = x.type.width + w.type.width
         wide = product_bits >= t.dsp_min_variable_product_bits and self.budget.get("dsp", 1) > 0
-        lut = 0 if wide else int(mults * x.type.width * w.type.width * PE_MULT_LUTS_PER_BIT_PAIR)
-        lut += int(pe * ((simd - 1) * product_bits + acc.width) * PE_ADDER_LUTS_PER_BIT)
-        lut += int(pe * acc.width * PE_QUANT_LUTS_PER_ACC_BIT)
-        lut += simd * outer * x.type.width * mux(sf)                        # lanes by synapse fold
+        lut = 0 if wide else int(mults * x.type.width * w.type.width * t.mult_luts_per_bit_pair)
+        lut += int(pe * ((simd - 1) * product_bits * t.adder_luts_per_bit + acc.width * t.accumulator_luts_per_bit))
+        lut += int(pe * acc.width * t.quant_luts_per_acc_bit)
+        selects = simd * outer * x.type.width * mux(sf)                     # lanes by synapse fold
         if outer > 1:                                                       # a Conv: the position by neuron fold
-            lut += mults * x.type.width * mux(min(nf, outer))
+            selects += mults * x.type.width * mux(min(nf, outer))
+        lut += int(selects * t.select_luts_factor)
         if bias is not None and nf > 1:
             lut += table(pe * nf * acc.width)
         phase_bits = max(1, (ii - 1).bit_length())
@@ -329,13 +340,10 @@ class RtlCostModel(CostModel):
         if ii > 1:
             if memory == "block":
                 bram = t.bram_blocks(rom_width, ii)
-            elif memory == "distributed":
-                lut += rom_width * -(-ii // t.lutram_bits)
+            else:   # distributed or logic: Yosys builds both in LUTs (as Vivado builds a distributed ROM)
+                lut += int((table(rom_width * ii) + rom_width * mux(table(ii))) * t.rom_logic_luts_factor)
                 ff += rom_width
-            else:
-                lut += table(rom_width * ii) + int(rom_width * mux(table(ii)) * PE_ROM_DECODE_FACTOR)
-                ff += rom_width
-        res = {"lut": lut, "ff": ff, "dsp": mults if wide else 0, "bram": bram}
+        res = {"lut": lut + round(_control_luts(t, ii)), "ff": ff, "dsp": mults if wide else 0, "bram": bram}
         return Point("pe_array", ii, ii, 1, ii, frozen_resources(res), detail=PEPlan(pe, simd, nf, sf, memory))
 
     def _adder_graph(self, g, node, out_bits) -> Point:
@@ -347,19 +355,54 @@ class RtlCostModel(CostModel):
         terms = [len(l) + 1 for l in dplan.leaves] * outer
         width = (acc.width + x.type.width) // 2 + 1  # adders widen from the inputs to the accumulator
         k = max(1, -(-dplan.depth // stages)) if dplan.depth else 1
-        pipeline = sum(-(-t // (1 << level)) for t in terms for level in range(k, dplan.depth, k)) * width
-        res = {"lut": dplan.adders * outer * width, "ff": out_bits + pipeline}
+        # a register between stages holds a partial sum: between the adders' average width and the accumulator's
+        pipeline = sum(-(-t // (1 << level)) for t in terms for level in range(k, dplan.depth, k)) * \
+            ((width + acc.width) // 2)
+        n_out = matrix.shape[1] * outer
+        lut = dplan.adders * outer * width * self.timing.adder_luts_per_bit + \
+            n_out * acc.width * self.timing.quant_luts_per_acc_bit
+        res = {"lut": round(lut), "ff": out_bits + pipeline}
         return Point("adder_graph", 1, 1, stages, stages, frozen_resources(res), depth=dplan.depth, detail=dplan)
 
     def _reuse_mac(self, g, node, reuse, out_bits) -> Point:
+        """ceil(K / R) multipliers per output (as backends/rtl/ops.py builds it): each multiplies an input selected
+        by phase with a weight selected by phase from a column of constants, so Yosys sees a variable product and
+        puts it on a DSP slice where it is wide enough (mul2dsp) and the board has them; a product tree and an
+        accumulator per output; the output register."""
+        t = self.timing
         acc = node.attrs["accumulator_type"]
-        x, w = g.tensor(node.inputs[0]), g.tensor(node.inputs[1])
+        x = g.tensor(node.inputs[0])
         matrix, _, outer = dense_matrix(g, node)
         k, m = matrix.shape
-        mults = m * -(-k // reuse) * outer
-        wide = x.type.width + w.type.width > self.timing.dsp_min_product_bits
-        lut = mults * (acc.width + (0 if wide else x.type.width * w.type.width // 2))
-        res = {"lut": lut, "ff": out_bits + m * outer * acc.width, "dsp": mults if wide else 0}
+        per = -(-k // reuse)
+        padded = np.zeros((per * reuse, m), dtype=np.int64)
+        padded[:k] = matrix
+        cols = padded.reshape(reuse, per, m)                   # phase, multiplier slot, output
+        lo, hi = np.minimum(cols.min(axis=0), 0), np.maximum(cols.max(axis=0), 0)
+        x_bits = _signed_width(x.type.min_int, x.type.max_int)
+        ways = _mux_ways(t.lut_inputs)
+        sel_luts = -(-(reuse - 1) // (ways - 1)) if reuse > 1 else 0   # per bit of a phase-selected value
+        lut = dsp = 0
+        use_dsp = self.budget.get("dsp", 1) > 0
+        for j in range(m):
+            products = 0
+            for slot in range(per):
+                if lo[slot, j] == hi[slot, j] == 0:
+                    continue
+                w_bits = _signed_width(int(lo[slot, j]), int(hi[slot, j]))
+                corners = [a * b for a in (x.type.min_int, x.type.max_int) for b in (int(lo[slot, j]), int(hi[slot, j]))]
+                p_bits = _signed_width(min(corners), max(corners))
+                if use_dsp and p_bits >= t.dsp_min_variable_product_bits:
+                    dsp += -(-x_bits // t.dsp_operand_bits[0]) * -(-w_bits // t.dsp_operand_bits[1])
+                else:
+                    lut += x_bits * w_bits * t.mult_luts_per_bit_pair
+                lut += w_bits * max(1, sel_luts) * t.const_select_luts_per_bit
+                lut += p_bits * t.adder_luts_per_bit if products else 0   # the product tree
+                products += 1
+            lut += acc.width * (t.accumulator_luts_per_bit + t.quant_luts_per_acc_bit)
+        lut = lut * outer + outer * per * x_bits * sel_luts * t.select_luts_factor   # the inputs selected by phase
+        lut += _control_luts(t, reuse)
+        res = {"lut": round(lut), "ff": out_bits + m * outer * acc.width, "dsp": dsp * outer}
         return Point("reuse_mac", reuse, reuse, 1, reuse, frozen_resources(res))
 
     # ---- composition ------------------------------------------------------------------------------------
@@ -412,7 +455,13 @@ def _pixel(view, units: list[UnitSpec], chosen: dict[str, Point]) -> Composition
     ff = sum(depth * _bus_bits(tg, t) for (t, _), depth in timing.fifos.items())
     ff += sum((w.history - 1 + w.taps) * w.channels * w.width for w in view.windows)
     ff += sum(x.count * _bus_bits(tg, x.input) for x in view.gathers)
+    ff += _input_bits(tg)   # the input register (one token)
     return Composition("pixel", timing.latency, timing.period, start, ready, edges, 0, {"ff": ff})
+
+
+def _input_bits(g: Graph) -> int:
+    """The top's input register (x_reg): every input bit."""
+    return sum(_bus_bits(g, t) for t in g.hw_inputs())
 
 
 def _bus_bits(g: Graph, tensor: str) -> int:
@@ -439,8 +488,10 @@ def _lockstep(g: Graph, units: list[UnitSpec], chosen: dict[str, Point], ii: int
         beats = stages - arrival[t]
         edges.append(EdgePlan(t, "", "delay" if beats else "none", beats))
         delay_bits += beats * _bus_bits(g, t)
+    # the top's registers: the input register, one valid bit per stage and the input's, the phase counter
+    control = stages + 1 + (max(1, (ii - 1).bit_length()) if ii > 1 else 0)
     return Composition("lockstep", 1 + stages * ii, ii, start, ready, tuple(edges), stages,
-                       {"ff": delay_bits + stages + 1})
+                       {"ff": _input_bits(g) + delay_bits + control})
 
 
 def _stream(g: Graph, units: list[UnitSpec], chosen: dict[str, Point], ii: int) -> Composition:
@@ -489,8 +540,13 @@ def _stream(g: Graph, units: list[UnitSpec], chosen: dict[str, Point], ii: int) 
                 edges.append(EdgePlan(t, u.name))
     edges += [EdgePlan(t, "") for t in g.outputs]
     latency = max(arrival[t] for t in g.outputs)
-    control = sum(chosen[u.name].stages + math.ceil(math.log2(max(chosen[u.name].ii_cycles, 2))) for u in units)
-    return Composition("stream", latency, ii, start, ready, tuple(edges), 0, {"ff": fifo_bits + control})
+    # each unit's handshake (a valid bit per stage, a phase counter where folded); the input register, its valid
+    # bit and the gap counter that spaces inputs II cycles apart
+    control = sum(chosen[u.name].stages + (max(1, (chosen[u.name].ii_cycles - 1).bit_length())
+                                           if chosen[u.name].ii_cycles > 1 else 0) for u in units if chosen[u.name].stages)
+    control += 1 + max(1, (ii - 1).bit_length())
+    return Composition("stream", latency, ii, start, ready, tuple(edges), 0,
+                       {"ff": _input_bits(g) + fifo_bits + control})
 
 
 # ---- timing: the deepest register-to-register path, in adder levels ------------------------------------------
@@ -508,12 +564,13 @@ def unit_path(g: Graph, unit, levels_per_stage: int) -> tuple[int, int]:
         depth, k = max(p.depth, 1), levels_per_stage
         last = depth - (math.ceil(depth / k) - 1) * k
         return max(min(depth, k), last + post), acc.width
-    if p.microarch == "reuse_mac":
+    if p.microarch in ("reuse_mac", "pe_array"):   # phase select, multiplier, product tree, accumulator
         acc = node.attrs["accumulator_type"]
         x_bits, w_bits = (g.tensor(t).type.width for t in node.inputs[:2])
         k = dense_matrix(g, node)[0].shape[0]
+        lanes = p.detail.simd if p.microarch == "pe_array" else math.ceil(k / p.reuse)
         multiplier = 1 + math.ceil(math.log2(max(2, min(x_bits, w_bits))))
-        return 1 + multiplier + tree_depth(math.ceil(k / p.reuse)) + 1 + post, acc.width
+        return 1 + multiplier + tree_depth(lanes) + 1 + post, acc.width
     if p.microarch == "elementwise":
         return 1 + post, out.type.width
     return 0, 0

@@ -21,9 +21,10 @@ class FamilyTiming:
     # A product of two variables (a folded layer's input by a weight read from memory) at least this wide goes to
     # a DSP slice where the board has them: Yosys's mul2dsp threshold (DSP_Y_MINWIDTH of synth_xilinx / synth_ice40).
     dsp_min_variable_product_bits: int = 9
-    # A block RAM's (width, depth) configurations; a ROM of W bits x D words takes the fewest blocks of any one
-    # of them side by side and stacked (iCE40 EBR: 4 kbit; Xilinx RAMB18: 18 kbit with the parity bits).
-    bram_shapes: tuple[tuple[int, int], ...] = ()
+    # A block RAM's (width, depth, units) configurations, in the board budget's unit; a ROM of W bits x D words
+    # takes the fewest units of any one of them side by side and stacked (iCE40 EBR: 4 kbit, one unit; Xilinx:
+    # the budget counts RAMB36 tiles, a RAMB18 of 18 kbit with the parity bits is half of one).
+    bram_shapes: tuple[tuple[int, int, float], ...] = ()
     lut_inputs: int = 4            # a LUT's inputs (a 2**k-bit table)
     lutram_bits: int = 0           # bits one LUT holds as distributed RAM (0: the family has none)
     # A register-to-register path of L adder levels of W-bit values takes
@@ -32,6 +33,18 @@ class FamilyTiming:
     # so width adds once). Fitted to nextpnr on iCE40 and ECP5 by benchmarks/timing_calibration.py.
     path_intercept_ns: float = 0.0
     ns_per_carry_bit: float = 0.0
+    # The widest signed operands (a, b) one DSP slice multiplies (DSP48E1: 25 x 18; SB_MAC16: 16 x 16).
+    dsp_operand_bits: tuple[int, int] = (16, 16)
+    # LUTs Yosys maps datapath pieces to, per bit (calibrated against Yosys 0.23 by benchmarks/cost_calibration.py):
+    adder_luts_per_bit: float = 1.0          # a two-input adder (with the carry chain)
+    accumulator_luts_per_bit: float = 1.0    # an accumulator's adder with its reload-or-add select
+    mult_luts_per_bit_pair: float = 0.5      # a variable product in fabric: x_bits * w_bits of these
+    const_select_luts_per_bit: float = 1.0   # a weight chosen by phase from constants
+    select_luts_factor: float = 1.0          # a value chosen by phase from variables: times the mux tree's LUTs
+    quant_luts_per_acc_bit: float = 1.0      # an output's Relu/Quantize (rounding adder, clamp), per accumulator bit
+    elementwise_luts_per_bit: float = 1.0    # an elementwise unit (Add, MaxPool, ...), per output bit
+    rom_logic_luts_factor: float = 1.0       # a ROM in logic: times its table LUTs and the mux tree over them
+    control_luts_per_bit: float = 1.0        # a stream design's handshakes and counters, per control register bit
 
     def path_ns(self, levels: int, width: int = 16) -> float:
         """Predicted delay of a register-to-register path of `levels` adder levels of `width`-bit values."""
@@ -46,11 +59,12 @@ class FamilyTiming:
         room = clock_ns - self.path_intercept_ns - width * self.ns_per_carry_bit
         return max(1, int(room / self.ns_per_adder_level + 1e-9))
 
-    def bram_blocks(self, width: int, depth: int) -> int:
-        """Block RAMs a ROM of `width` bits x `depth` words takes (0 for an empty one)."""
+    def bram_blocks(self, width: int, depth: int) -> float:
+        """Block RAM units a ROM of `width` bits x `depth` words takes (0 for an empty one)."""
         if width <= 0 or depth <= 0 or not self.bram_shapes:
             return 0
-        return min(-(-width // w) * -(-depth // d) for w, d in self.bram_shapes)
+        best = min(-(-width // w) * -(-depth // d) * units for w, d, units in self.bram_shapes)
+        return int(best) if float(best).is_integer() else best
 
     def stages_for(self, levels: int, clock_ns: float) -> int:
         """Register stages a `levels`-deep adder graph needs: one at its end, more where it is deeper than a period."""
@@ -59,14 +73,33 @@ class FamilyTiming:
 
 FAMILIES = {
     "xilinx": FamilyTiming("xilinx", ns_per_adder_level=1.6, dsp_min_product_bits=16, bram_bits=18 * 1024,
-                           bram_shapes=((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
-                           lut_inputs=6, lutram_bits=64),
-    "ice40": FamilyTiming("ice40", ns_per_adder_level=2.62, dsp_min_product_bits=16, bram_bits=4 * 1024,
-                          bram_shapes=((16, 256), (8, 512), (4, 1024), (2, 2048)), lut_inputs=4,
-                          dsp_min_variable_product_bits=11, path_intercept_ns=7.24),
-    "ecp5": FamilyTiming("ecp5", ns_per_adder_level=2.21, dsp_min_product_bits=16, bram_bits=18 * 1024,
-                         bram_shapes=((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
-                         lut_inputs=4, path_intercept_ns=5.50),
+                           bram_shapes=tuple((w, d, 0.5) for w, d in ((36, 512), (18, 1024), (9, 2048), (4, 4096),
+                                                                          (2, 8192), (1, 16384))) +
+                           tuple((w, d, 1) for w, d in ((72, 512), (36, 1024), (18, 2048), (9, 4096), (4, 8192),
+                                                        (2, 16384), (1, 32768))),
+                           lut_inputs=6, lutram_bits=64, dsp_operand_bits=(25, 18),
+                           # fitted to 157 unit modules (benchmarks/cost_calibration.py); a LUT6 absorbs an output's
+                           # rounding and clamp into the adders before it (the fit leaves them nothing of their own)
+                           adder_luts_per_bit=1.06, accumulator_luts_per_bit=0.8, mult_luts_per_bit_pair=1.97,
+                           const_select_luts_per_bit=0.45, select_luts_factor=1.19, quant_luts_per_acc_bit=0.0,
+                           elementwise_luts_per_bit=1.75, rom_logic_luts_factor=1.8, control_luts_per_bit=3.0),
+    "ice40": FamilyTiming("ice40", ns_per_adder_level=2.62, path_intercept_ns=7.24, dsp_min_product_bits=16,
+                          bram_bits=4 * 1024,
+                          bram_shapes=((16, 256, 1), (8, 512, 1), (4, 1024, 1), (2, 2048, 1)), lut_inputs=4,
+                          dsp_min_variable_product_bits=11,
+                          # fitted to 157 unit modules (benchmarks/cost_calibration.py); a LUT4 holds less: a
+                          # fabric product and an output's rounding and clamp cost more than on a LUT6
+                          adder_luts_per_bit=1.03, accumulator_luts_per_bit=0.0, mult_luts_per_bit_pair=1.83,
+                          const_select_luts_per_bit=0.11, select_luts_factor=0.56, quant_luts_per_acc_bit=3.27,
+                          elementwise_luts_per_bit=2.0, rom_logic_luts_factor=0.99, control_luts_per_bit=1.5),
+    # ECP5: timing fitted to nextpnr-ecp5; its LUT4 figures are iCE40's (not fitted on ECP5 yet)
+    "ecp5": FamilyTiming("ecp5", ns_per_adder_level=2.21, path_intercept_ns=5.50, dsp_min_product_bits=16,
+                         bram_bits=18 * 1024,
+                         bram_shapes=((36, 512, 1), (18, 1024, 1), (9, 2048, 1), (4, 4096, 1), (2, 8192, 1),
+                                      (1, 16384, 1)), lut_inputs=4, dsp_operand_bits=(18, 18),
+                         adder_luts_per_bit=1.03, accumulator_luts_per_bit=0.0, mult_luts_per_bit_pair=1.83,
+                         const_select_luts_per_bit=0.11, select_luts_factor=0.56, quant_luts_per_acc_bit=3.27,
+                         elementwise_luts_per_bit=2.0, rom_logic_luts_factor=0.99, control_luts_per_bit=1.5),
 }
 # iCE40 and ECP5 are fitted to nextpnr 0.11's routed Fmax (benchmarks/timing_calibration.py --fit: MLPs at 2-7 adder
 # levels of 18-bit sums between registers on an HX8K and an LFE5U-85F speed 6). The width of those sums was not

@@ -69,13 +69,18 @@ def _count(cells: dict, *prefixes) -> int:
 
 CELLS = {  # report field -> cell-name prefixes, per family
     "ice40": {"lut": ("SB_LUT4",), "ff": ("SB_DFF",), "carry": ("SB_CARRY",), "dsp": ("SB_MAC16",), "bram": ("SB_RAM",)},
-    "xilinx": {"lut": ("LUT",), "ff": ("FD",), "carry": ("CARRY",), "dsp": ("DSP48",), "bram": ("RAMB",),
+    "xilinx": {"lut": ("LUT",), "ff": ("FD",), "carry": ("CARRY",), "dsp": ("DSP48",), "bram": ("RAMB36",),
                "inv": ("INV",)},
     # ECP5: a CCU2C carry cell and a TRELLIS_DPR16X4 distributed RAM each take a slice's two LUT4s (the board's
     # `lut` budget counts LUT4s); the LUT muxes PFUMX / L6MUX21 use none
     "ecp5": {"lut": ("LUT4", ("CCU2C", 2), ("TRELLIS_DPR16X4", 2)), "ff": ("TRELLIS_FF",), "carry": ("CCU2C",),
              "dsp": ("MULT18X18D",), "bram": ("DP16KD",), "lutram": ("TRELLIS_DPR16X4",)},
 }
+# Block RAM in the board's unit: a Xilinx board counts RAMB36 tiles, and a RAMB18 is half of one; an iCE40 board
+# counts 4-kbit EBRs (SB_RAM40_4K), one each.
+HALF_BRAM = {"xilinx": ("RAMB18",)}
+
+SYNTH_TIMEOUT_S = None   # no limit unless a caller sets one (benchmarks skip designs that take too long)
 
 
 FLIP_FLOPS = {"xilinx": "t:FD*", "ice40": "t:SB_DFF*", "ecp5": "t:TRELLIS_FF"}   # the mapped flip-flop cells
@@ -92,8 +97,9 @@ def synth_command(family: str, part: str, top: str, dsp: bool = True) -> tuple[s
     raise ModelError(f"FPGA family {family!r} has no synthesis flow")
 
 
-def run_yosys(files: list[str], synth_command: str, family: str, work: str) -> dict:
-    """Read Verilog files, run one synth_* command, flatten; cell counts by kind and the logic depth (ltp)."""
+def run_yosys(files: list[str], synth_command: str, family: str, work: str, timeout: float | None = None) -> dict:
+    """Read Verilog files, run one synth_* command, flatten; cell counts by kind (block RAM in the board's unit,
+    see HALF_BRAM) and the logic depth (ltp). Raises subprocess.TimeoutExpired after `timeout` seconds."""
     stat_path, ltp_path = os.path.join(work, "stat.json"), os.path.join(work, "ltp.txt")
     reads = "; ".join(f"read_verilog {f}" for f in files)
     # Yosys maps no ROM to distributed (LUT) RAM: a weight ROM marked so is built in LUTs, as Vivado builds one.
@@ -102,7 +108,8 @@ def run_yosys(files: list[str], synth_command: str, family: str, work: str) -> d
     script = (f"{reads}; setattr -set rom_style \"logic\" a:rom_style=distributed; {synth_command}; flatten; "
               f"tee -q -o {stat_path} stat -json; "
               f"tee -q -o {ltp_path} ltp -noff {FLIP_FLOPS[family]} %n")
-    proc = subprocess.run(yosys_command() + ["-q", "-p", script], capture_output=True, text=True, cwd=work)
+    proc = subprocess.run(yosys_command() + ["-q", "-p", script], capture_output=True, text=True, cwd=work,
+                          timeout=timeout)
     if proc.returncode != 0:
         raise ToolError(f"Yosys failed: {(proc.stderr or proc.stdout).strip()[-400:]}")
     text = open(stat_path).read()
@@ -110,11 +117,16 @@ def run_yosys(files: list[str], synth_command: str, family: str, work: str) -> d
     cells = doc["design"]["num_cells_by_type"] if "design" in doc else {}
     levels = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", open(ltp_path).read())
     result = {key: _count(cells, *prefixes) for key, prefixes in CELLS[family].items()}
+    halves = _count(cells, *HALF_BRAM.get(family, ()))
+    if halves:
+        result["bram"] = result["bram"] + halves / 2 if halves % 2 else result["bram"] + halves // 2
     result.update({"cells": sum(cells.values()), "logic_levels": int(levels.group(1)) if levels else None})
     return result
 
 
-def synthesize(out_dir: str, report: dict, board, quiet: bool = False) -> dict:
+def synthesize(out_dir: str, report: dict, board, quiet: bool = False, fmax: bool = True,
+               timeout: float | None = None) -> dict:
+    """Yosys cell counts of an RTL output folder for its board (and, on iCE40 with `fmax`, nextpnr's Fmax)."""
     if report.get("backend") != "rtl":
         raise ModelError("edgecc synth needs an RTL output folder (compile with -b rtl)")
     top = report["top"]
@@ -127,9 +139,9 @@ def synthesize(out_dir: str, report: dict, board, quiet: bool = False) -> dict:
         command, tool_target = synth_command(family, board.part, top, dsp)
         if not quiet:
             print(f"edgecc: synthesizing {top} with Yosys ({tool_target}) ...", file=sys.stderr, flush=True)
-        result = run_yosys(files, command, family, work)
+        result = run_yosys(files, command, family, work, timeout)
         result.update({"tool": "yosys", "target": tool_target, "fmax_mhz": None})
-        if family in ("ice40", "ecp5"):
+        if fmax and family in ("ice40", "ecp5"):
             pnr = place_and_route(work, files, top, report, board, quiet)
             if pnr:
                 result.update(pnr)
