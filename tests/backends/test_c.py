@@ -124,6 +124,16 @@ def test_the_arena_is_no_bigger_than_a_brute_force_optimum(name):
         assert arena <= brute_force_arena(lifetimes)
 
 
+def run_float_harness(main, tmp_path, top: str) -> list[str]:
+    """Build a harness `main` (a .c file) with the C project in tmp_path/c (its float entry points and the model),
+    run it, and return its output lines."""
+    binary = str(tmp_path / "w")
+    src = tmp_path / "c" / "src"
+    _compile_c([str(main), str(src / f"{top}_float.c"), str(src / f"{top}.c")], [str(tmp_path / "c" / "include")],
+               binary, tmp_path)
+    return subprocess.run([binary], capture_output=True, text=True, check=True).stdout.splitlines()
+
+
 def _compile_c(sources, include_dirs, out, tmp_path):
     gcc = require_tool("gcc")
     cmd = [gcc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fno-strict-aliasing", *sources, "-lm", "-o", out]
@@ -270,10 +280,7 @@ int main(void) {{
     return 0;
 }}
 """)
-    binary = str(tmp_path / "w")
-    _compile_c([str(main), str(tmp_path / "c" / "src" / f"{top}_float.c"), str(tmp_path / "c" / "src" / f"{top}.c")],
-               [str(tmp_path / "c" / "include")], binary, tmp_path)
-    lines = subprocess.run([binary], capture_output=True, text=True, check=True).stdout.splitlines()
+    lines = run_float_harness(main, tmp_path, top)
     got = np.array([[float.fromhex(v) for v in line.split()] for line in lines]).reshape(100, -1, 2)
     golden = graph.golden(x)
     np.testing.assert_array_equal(got[:, :, 0], golden)

@@ -16,7 +16,7 @@ import onnx
 import pytest
 
 import edgecc
-from backends.test_c import _compile_c, require_arm
+from backends.test_c import require_arm, run_float_harness
 from conftest import require_tool
 from edgecc.ir.golden import quantize_inputs
 from edgecc.schedule.c import STACK_RESERVE, scratch_name
@@ -157,10 +157,7 @@ int main(void) {{
     return 0;
 }}
 """)
-    binary = str(tmp_path / "w")
-    _compile_c([str(main), str(tmp_path / "c" / "src" / f"{top}_float.c"), str(tmp_path / "c" / "src" / f"{top}.c")],
-               [str(tmp_path / "c" / "include")], binary, tmp_path)
-    lines = subprocess.run([binary], capture_output=True, text=True, check=True).stdout.splitlines()
+    lines = run_float_harness(main, tmp_path, top)
     codes = np.array([[int(v) for v in line.split("|")[0].split()] for line in lines]).reshape(200, -1, 2)
     want = quantize_inputs(graph, [x])[0].reshape(200, -1)      # the port's order: [200, 11, 10, 3] flattened
     np.testing.assert_array_equal(codes[:, :, 0], want)

@@ -19,24 +19,24 @@ def test_synth_counts_xilinx_resources(tmp_path):
     assert project.report["synth"]["lut"] == r["lut"]
 
 
-def test_synth_on_ice40_gives_fmax(tmp_path):
+def _synth_tiny(tmp_path, family: str, board: str):
+    """A 3-2 MLP compiled for the board, synthesized and placed and routed (it routes in seconds: nextpnr-ice40
+    0.4's routers were seen to loop on some small designs, where edgecc gives up after a timeout)."""
     require_tool("yosys")
-    require_nextpnr("ice40")
-    # nextpnr-ice40 0.4's routers were seen to loop on some small designs (edgecc gives up after a timeout and
-    # reports no Fmax); this one routes in seconds
+    require_nextpnr(family)
     graph = edgecc.load(qonnx_mlp(sizes=(3, 2), seed=0))
-    project = edgecc.compile(graph, backend="rtl", out=str(tmp_path / "o"), board="ice40-hx8k")
-    r = project.synth()
+    project = edgecc.compile(graph, backend="rtl", out=str(tmp_path / "o"), board=board)
+    return project, project.synth()
+
+
+def test_synth_on_ice40_gives_fmax(tmp_path):
+    _, r = _synth_tiny(tmp_path, "ice40", "ice40-hx8k")
     assert r["target"] == "ice40" and r["lut"] > 0
     assert r["fmax_mhz"] and r["fmax_mhz"] > 1
 
 
 def test_synth_on_ecp5_counts_cells_and_gives_fmax(tmp_path):
-    require_tool("yosys")
-    require_nextpnr("ecp5")
-    graph = edgecc.load(qonnx_mlp(sizes=(3, 2), seed=0))
-    project = edgecc.compile(graph, backend="rtl", out=str(tmp_path / "o"), board="ulx3s")
-    r = project.synth()
+    project, r = _synth_tiny(tmp_path, "ecp5", "ulx3s")
     assert r["target"] == "ecp5" and r["pnr_tool"] == "nextpnr-ecp5"
     assert r["lut"] > 0 and r["ff"] > 0 and r["carry"] > 0 and r["dsp"] == 0 and r["bram"] == 0
     assert r["lut"] >= 2 * r["carry"]     # a CCU2C carry cell takes two LUT4s of the budget
