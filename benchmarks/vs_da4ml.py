@@ -6,11 +6,12 @@
     .venv/bin/python benchmarks/vs_da4ml.py --da4ml-rounding rnd   # da4ml's own round-half-up instead
 
 The same network, twice:
-  * edgecc: edgecc.load + edgecc.compile(backend="rtl", board=pynq-z2, clock_ns=5), its scheduler picks the latency;
+  * edgecc: edgecc.load + edgecc.compile(backend="rtl", board=zcu104, clock_ns=5, ii=1): fully parallel as da4ml's
+    (a Zynq-7020's budget would have the scheduler fold it), its scheduler picks the pipelining;
   * da4ml: the network rebuilt from edgecc's IR (the same integer weight and bias codes, the same fixed-point
     types) with da4ml's numpy tracer (da4ml.trace, no Keras), pipelined with to_pipeline() to a latency no
     larger than edgecc's, written with VerilogModel.
-Both Verilog designs go through the same Yosys script (edgecc.sim.synth's: synth_xilinx -flatten -family xc7,
+Both Verilog designs go through the same Yosys script (edgecc.sim.synth's: synth_xilinx -flatten -family of the board,
 stat -json, ltp -noff), run in parallel, one per core. Both designs are simulated with Verilator on the same
 inputs and checked against edgecc's golden model (integer codes, bit for bit).
 Prints one table and writes it as JSON to bench_out/vs_da4ml.json (projects under bench_out/vs_da4ml/).
@@ -223,7 +224,8 @@ def run_syntheses(project, board, da_files: list[str]) -> tuple[dict, dict]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=1000, help="vectors simulated and checked (default 1000)")
-    ap.add_argument("--board", default="pynq-z2", help="edgecc board (default pynq-z2: xc7z020, synth -family xc7)")
+    ap.add_argument("--board", default="zcu104", help="edgecc board (default zcu104: room for the fully parallel "
+                    "design; synth -family xcup)")
     ap.add_argument("--clock-ns", type=float, default=5.0, help="edgecc clock target in ns (default 5.0)")
     ap.add_argument("--cutoff", type=float, default=None,
                     help="da4ml latency_cutoff (default: the smallest whose latency is <= edgecc's)")
@@ -256,7 +258,7 @@ def main() -> int:
     g = edgecc.load(MODEL_PATH)
     ecc_dir = os.path.join(WORK, "edgecc_rtl")
     project, t_ecc_compile = timed(edgecc.compile, g, backend="rtl", out=ecc_dir, board=board.name,
-                                   clock_ns=args.clock_ns)
+                                   clock_ns=args.clock_ns, ii=1)   # fully parallel, as da4ml builds it
     rep = project.report
     codes = golden.quantize_inputs(g, [x])[0]
     want = golden.run_codes(g, [codes])[0]
